@@ -1,0 +1,139 @@
+"""``mtl-nlp``: train, evaluate, predict, validate and demo-data subcommands. Config and data errors print as one
+paragraph (exit 2), never as a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from mtl_nlp.errors import ConfigError, DataFormatError
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    return [*args.overrides, *([f"data_dir={args.data_dir}"] if args.data_dir else [])]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mtl_nlp.validation import validate_run
+
+    run = validate_run(args.run, _overrides(args))
+    print(f"{args.run}: OK ({len(run.tasks)} tasks: {', '.join(t.name for t in run.tasks)})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mtl_nlp.trainer import train
+    from mtl_nlp.validation import validate_run
+
+    run = validate_run(args.run, _overrides(args))
+    output_dir = train(run)
+    summary = json.loads((output_dir / "metrics.json").read_text())
+    print(f"best dev step {summary['best_step']} (model saved in {output_dir}):")
+    _print_scores(summary["dev"])
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mtl_nlp.evaluation import evaluate_model
+
+    results = evaluate_model(args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks)
+    _print_scores(results)
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from mtl_nlp.predict import Predictor
+
+    texts = list(args.text or [])
+    if args.input:
+        texts += [_input_text(args.input, n, line) for n, line in enumerate(Path(args.input).open(encoding="utf-8"), 1) if line.strip()]
+    if not texts:
+        raise ConfigError("nothing to predict: give --text TEXT (repeatable) or --input FILE.jsonl")
+    lines = [json.dumps(r, ensure_ascii=False) for r in Predictor(args.model_dir, args.tasks)(texts)]
+    if args.output:
+        Path(args.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+def _input_text(path: str, number: int, line: str) -> str:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"not valid JSON ({err.msg}); each line must be {{\"text\": ...}}", path=path, line=number) from None
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        raise DataFormatError('each line must be an object with a "text" string', path=path, line=number)
+    return value["text"]
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from mtl_nlp.demo_data import write_demo_data
+
+    out = write_demo_data(args.out_dir, seed=args.seed, train_size=args.train_size, dev_size=args.dev_size)
+    print(f"wrote synthetic ner/, relation/ and sentiment/ train and dev files to {out}")
+    return 0
+
+
+def _print_scores(results: dict[str, dict]) -> None:
+    for task, scores in results.items():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float) and k != "primary")
+        print(f"  {task}: {shown}")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtl-nlp", description="Multi-task fine-tuning of one shared encoder.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (("train", cmd_train, "train a run"), ("validate", cmd_validate, "check a run without training")):
+        p = sub.add_parser(name, help=text, description=f"{text.capitalize()}. Overrides: dotted key=value, e.g. train.max_steps=200.")
+        p.add_argument("run", help="run YAML, e.g. task_configs/runs/demo.yaml")
+        p.add_argument("overrides", nargs="*", help="key=value overrides of the run YAML")
+        p.add_argument("--data-dir", help="folder the task files are relative to (overrides data_dir)")
+        p.set_defaults(func=func)
+    p = sub.add_parser("evaluate", help="score a saved model on its tasks' data")
+    p.add_argument("model_dir")
+    p.add_argument("--data-dir", required=True, help="folder the task files are relative to")
+    p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    p.add_argument("--tasks", nargs="+", help="only these tasks")
+    p.add_argument("--output", help="write the scores as JSON here")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("predict", help="run a saved model on raw text")
+    p.add_argument("model_dir")
+    p.add_argument("--text", action="append", help="a text; mark relation arguments as <e1>..</e1> <e2>..</e2>")
+    p.add_argument("--input", help='JSONL file of {"text": ...} lines')
+    p.add_argument("--output", help="write JSONL here instead of standard output")
+    p.add_argument("--tasks", nargs="+", help="only these tasks")
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("demo-data", help="write the synthetic demo corpus")
+    p.add_argument("out_dir")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-size", type=int, default=1200)
+    p.add_argument("--dev-size", type=int, default=300)
+    p.set_defaults(func=cmd_demo_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    # Overrides may come before or after options such as --data-dir, which plain parse_args cannot mix.
+    args, extra = parser.parse_known_args(argv)
+    stray = [e for e in extra if "=" not in e or e.startswith("-")]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
+    try:
+        return args.func(args)
+    except (ConfigError, DataFormatError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""Typed run and task configs loaded from YAML, with every problem reported at once and located by file and line.
+
+Only the standard library and ``yaml`` are imported here, so ``mtl-nlp validate`` stays cheap. Checks that need the
+registries (task types, readers, metrics) live in :mod:`mtl_nlp.validation`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from mtl_nlp.errors import ConfigError
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a config, and where."""
+
+    path: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where} {self.key}: {self.message}"
+
+
+@dataclass
+class TaskConfig:
+    """One dataset and how to read, train and score it. Data only: loading happens in :mod:`mtl_nlp.data`."""
+
+    name: str
+    type: str
+    labels: list[str]
+    metric: str
+    format: str = "jsonl"
+    files: dict[str, str] = field(default_factory=dict)
+    hub: str | None = None
+    hub_config: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+    tag_scheme: Literal["iob2", "bio", "iob1", "bioes"] = "iob2"
+    negative_label: str | None = None
+    entity_types: list[str] = field(default_factory=list)
+    pooling: Literal["mean", "cls"] = "mean"
+    max_length: int = 128
+    # Where each key was written, for error messages: {"labels": ("task_configs/x.yaml", 7)}.
+    source: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def where(self, key: str) -> tuple[str, int | None]:
+        return self.source.get(key, self.source.get("", ("<task>", None)))
+
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+
+        def bad(key: str, message: str) -> None:
+            path, line = self.where(key)
+            out.append(Problem(path, line, key, message))
+
+        if not self.labels or not all(isinstance(x, str) for x in self.labels):
+            bad("labels", f"must be a non-empty list of strings, got {self.labels!r}")
+        elif len(set(self.labels)) != len(self.labels):
+            dupes = sorted({x for x in self.labels if self.labels.count(x) > 1})
+            bad("labels", f"duplicate labels {dupes}; list each label once")
+        if not self.files and not self.hub:
+            bad("files", "give local files ({train: ..., dev: ...}) or a Hub dataset name in 'hub'")
+        for split in self.files:
+            if split not in SPLITS:
+                bad(f"files.{split}", f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        if self.files and "train" not in self.files:
+            bad("files", "needs a 'train' file")
+        if self.tag_scheme not in ("iob2", "bio", "iob1", "bioes"):
+            bad("tag_scheme", f"unknown scheme {self.tag_scheme!r}; allowed: iob2, bio, iob1, bioes")
+        if self.pooling not in ("mean", "cls"):
+            bad("pooling", f"unknown pooling {self.pooling!r}; allowed: mean, cls")
+        if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 8192:
+            bad("max_length", f"must be an integer between 8 and 8192, got {self.max_length!r}")
+        if self.negative_label is not None and self.labels and self.negative_label not in self.labels:
+            bad("negative_label", f"{self.negative_label!r} is not one of the labels {self.labels}")
+        return out
+
+
+@dataclass
+class SharingConfig:
+    """How tasks share the encoder. Only hard sharing exists yet; the key is here so runs name it explicitly."""
+
+    type: Literal["hard"] = "hard"
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [] if self.type == "hard" else [("type", f"unknown sharing {self.type!r}; allowed: hard")]
+
+
+SAMPLING_TYPES = ("proportional", "temperature", "uniform", "round_robin", "fixed")
+
+
+@dataclass
+class SamplingConfig:
+    """Which task the next batch comes from. T=1 is size-proportional; a large T tends to uniform."""
+
+    type: Literal["proportional", "temperature", "uniform", "round_robin", "fixed"] = "temperature"
+    temperature: float = 2.0
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.type not in SAMPLING_TYPES:
+            out.append(("type", f"unknown sampling {self.type!r}{_hint(self.type, SAMPLING_TYPES)}"))
+        if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+            out.append(("temperature", f"must be a number > 0, got {self.temperature!r}"))
+        if self.type == "fixed" and not self.weights:
+            out.append(("weights", "type 'fixed' needs weights: {task_name: weight, ...}"))
+        for name, w in self.weights.items():
+            if not isinstance(w, (int, float)) or w < 0:
+                out.append((f"weights.{name}", f"must be a number >= 0, got {w!r}"))
+        return out
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; names follow transformers' TrainingArguments so users recognise them."""
+
+    learning_rate: float = 5e-5
+    head_learning_rate: float | None = None
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    max_steps: int = 1000
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float = 1.0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    eval_every: int = 500
+    log_every: int = 20
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
+            self.mixed_precision = "no"
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        for key in ("batch_size", "eval_batch_size", "max_steps", "gradient_accumulation_steps", "eval_every"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                out.append((key, f"must be an integer >= 1, got {value!r}"))
+        for key in ("learning_rate", "head_learning_rate"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+                out.append((key, f"must be a number > 0, got {value!r}"))
+        if not isinstance(self.warmup_ratio, (int, float)) or not 0 <= self.warmup_ratio < 1:
+            out.append(("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio!r}"))
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            out.append(("mixed_precision", f"allowed: no, fp16, bf16; got {self.mixed_precision!r}"))
+        return out
+
+
+@dataclass
+class RunConfig:
+    """One training run: which tasks, which encoder, and how to share, sample and train."""
+
+    tasks: list[TaskConfig]
+    encoder: str = DEFAULT_ENCODER
+    data_dir: str = "."
+    data_dirs: dict[str, str] = field(default_factory=dict)  # per-task data_dir, e.g. {conll2003: ../shared/data}
+    output_dir: str = "outputs/run"
+    sharing: SharingConfig = field(default_factory=SharingConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    path: str = "<run>"
+
+    def task(self, name: str) -> TaskConfig:
+        return next(t for t in self.tasks if t.name == name)
+
+    def data_dir_for(self, name: str) -> str:
+        return self.data_dirs.get(name, self.data_dir)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; learning rates are written that way, so read it as a float."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_value(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
+def _hint(value: object, choices) -> str:
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(map(str, choices))}"
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Map every dotted key of a YAML mapping to its 1-based line, so errors can point at it."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = f"{prefix}{key_node.value}"
+                lines[key] = key_node.start_mark.line + 1
+                walk(value_node, key + ".")
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """Parse a YAML mapping and the line of each key; a syntax error becomes a located ConfigError."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file. Check the path; task names are looked up as <name>.yaml.", path=str(path))
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = parse_value(text)
+        lines = key_lines(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(err, 'problem', err)})", path=str(path), line=line) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping of keys to values, got {type(data).__name__}", path=str(path), line=1)
+    return data, lines
+
+
+def _unknown_keys(data: dict, cls: type, path: str, lines: dict[str, int], prefix: str = "") -> list[Problem]:
+    known = [f.name for f in dataclasses.fields(cls) if f.name not in ("source", "path")]
+    return [
+        Problem(path, lines.get(prefix + key), prefix + key, f"unknown key{_hint(key, known)}")
+        for key in data
+        if key not in known
+    ]
+
+
+def _build(cls: type, data: dict, path: str, lines: dict[str, int], prefix: str, problems: list[Problem]):
+    """Make a dataclass from a mapping, recording unknown keys and missing required ones instead of raising."""
+    if not isinstance(data, dict):
+        problems.append(Problem(path, lines.get(prefix.rstrip(".")), prefix.rstrip("."), f"expected a mapping, got {data!r}"))
+        return cls()
+    problems += _unknown_keys(data, cls, path, lines, prefix)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    for key in required:
+        if key not in kwargs:
+            problems.append(Problem(path, 1, prefix + key, "required key is missing"))
+            kwargs[key] = [] if key in ("labels", "tasks") else ""
+    return cls(**kwargs)
+
+
+def load_task(path: Path, problems: list[Problem]) -> TaskConfig:
+    """Read one task YAML, appending its problems to ``problems``."""
+    data, lines = read_yaml(path)
+    task = _build(TaskConfig, data, str(path), lines, "", problems)
+    task.source = {key: (str(path), line) for key, line in lines.items()} | {"": (str(path), 1)}
+    task.name = task.name or path.stem
+    problems += task.problems()
+    return task
+
+
+def find_task_file(name: str, run_path: Path) -> Path:
+    """A task is a path to a YAML or a name looked up beside the run file and in its parent (``task_configs/``)."""
+    if name.endswith((".yaml", ".yml")):
+        candidate = Path(name)
+        return candidate if candidate.is_absolute() or candidate.exists() else run_path.parent / name
+    for folder in (run_path.parent, run_path.parent.parent):
+        if (folder / f"{name}.yaml").is_file():
+            return folder / f"{name}.yaml"
+    return run_path.parent.parent / f"{name}.yaml"
+
+
+def apply_overrides(data: dict, lines: dict[str, int], overrides: list[str]) -> list[Problem]:
+    """Apply dotted ``key=value`` overrides in place; values are parsed as YAML so ``1e-4`` and ``true`` keep types."""
+    problems: list[Problem] = []
+    nested = {"sharing": SharingConfig, "sampling": SamplingConfig, "train": TrainConfig}
+    top = [f.name for f in dataclasses.fields(RunConfig) if f.name != "path"]
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            problems.append(Problem("command line", None, item, "overrides look like key=value, e.g. train.max_steps=200"))
+            continue
+        head, _, rest = key.partition(".")
+        if head == "data_dirs" and rest:
+            data.setdefault("data_dirs", {})[rest] = str(parse_value(raw))
+            continue
+        choices = top if not rest else [f"{head}.{f.name}" for f in dataclasses.fields(nested.get(head, RunConfig))]
+        if head not in top or (rest and head not in nested) or (rest and key not in choices) or (not rest and head in nested):
+            all_keys = top + [f"{n}.{f.name}" for n, c in nested.items() for f in dataclasses.fields(c)]
+            problems.append(Problem("command line", None, key, f"unknown key{_hint(key, all_keys)}"))
+            continue
+        value = parse_value(raw) if raw else ""
+        if rest:
+            section = data.setdefault(head, {})
+            if isinstance(section, dict):
+                section[rest] = value
+        else:
+            data[head] = value
+        lines[key] = 0
+    return problems
+
+
+def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, list[Problem]]:
+    """Read a run YAML and its task YAMLs. Returns the config and every structural problem; raises only on I/O."""
+    path = Path(path)
+    data, lines = read_yaml(path)
+    problems = apply_overrides(data, lines, list(overrides))
+    spath = str(path)
+    sections = {
+        "sharing": _build(SharingConfig, data.get("sharing") or {}, spath, lines, "sharing.", problems),
+        "sampling": _build(SamplingConfig, data.get("sampling") or {}, spath, lines, "sampling.", problems),
+        "train": _build(TrainConfig, data.get("train") or {}, spath, lines, "train.", problems),
+    }
+    for name, section in sections.items():
+        problems += [Problem(spath, lines.get(f"{name}.{k}"), f"{name}.{k}", m) for k, m in section.problems()]
+    problems += _unknown_keys({k: v for k, v in data.items() if k not in sections}, RunConfig, spath, lines)
+    tasks = _load_tasks(data.get("tasks"), path, lines, problems)
+    scalars = {k: str(data[k]) for k in ("encoder", "data_dir", "output_dir") if data.get(k) is not None}
+    data_dirs = data.get("data_dirs") or {}
+    if not isinstance(data_dirs, dict):
+        problems.append(Problem(spath, lines.get("data_dirs"), "data_dirs", f"must map task names to folders, got {data_dirs!r}"))
+        data_dirs = {}
+    run = RunConfig(tasks=tasks, path=spath, data_dirs={k: str(v) for k, v in data_dirs.items()}, **scalars, **sections)
+    problems += _cross_problems(run, lines)
+    return run, problems
+
+
+def _load_tasks(names: Any, path: Path, lines: dict[str, int], problems: list[Problem]) -> list[TaskConfig]:
+    if not isinstance(names, list) or not names:
+        problems.append(Problem(str(path), lines.get("tasks"), "tasks", f"must be a non-empty list of task names, got {names!r}"))
+        return []
+    tasks = []
+    for name in names:
+        task_path = find_task_file(str(name), path)
+        if not task_path.is_file():
+            known = sorted(p.stem for p in task_path.parent.glob("*.yaml"))
+            hint = _hint(Path(str(name)).stem, known)
+            problems.append(Problem(str(path), lines.get("tasks"), "tasks", f"no task file {task_path}{hint}"))
+            continue
+        tasks.append(load_task(task_path, problems))
+    return tasks
+
+
+def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
+    """Checks that need the whole run: unique task names, sampling weights naming real tasks."""
+    out = []
+    names = [t.name for t in run.tasks]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        out.append(Problem(run.path, lines.get("tasks"), "tasks", f"task name {name!r} appears twice; names must be unique"))
+    for name in run.data_dirs:
+        if name not in names:
+            out.append(Problem(run.path, lines.get(f"data_dirs.{name}"), f"data_dirs.{name}", f"not a task of this run{_hint(name, names)}"))
+    for name in run.sampling.weights:
+        if name not in names:
+            out.append(Problem(run.path, lines.get(f"sampling.weights.{name}"), f"sampling.weights.{name}", f"not a task of this run{_hint(name, names)}"))
+    if run.sampling.type == "fixed":
+        for name in names:
+            if name not in run.sampling.weights:
+                out.append(Problem(run.path, lines.get("sampling.weights"), "sampling.weights", f"missing a weight for task {name!r}"))
+    return out
+
+
+def raise_problems(problems: list[Problem], what: str) -> None:
+    """Raise one ConfigError that lists every problem, so a user fixes them all in one go."""
+    if problems:
+        first = problems[0]
+        body = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"{what} has {len(problems)} problem(s):\n{body}", path=first.path, line=first.line)
+
+
+def as_dict(task: TaskConfig) -> dict[str, Any]:
+    """The task config as plain data (no source lines), for saving inside the model's config.json."""
+    data = dataclasses.asdict(task)
+    data.pop("source")
+    return data

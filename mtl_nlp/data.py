@@ -1,0 +1,119 @@
+"""From a task config to checked, tokenized splits and their data loaders.
+
+Every row is checked against the task's labels and shape before tokenization, and the error names the file and
+line; tokenization runs once through ``datasets.map`` (cached next to the Arrow files of the local builders).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import torch
+from accelerate.logging import get_logger
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase
+
+from mtl_nlp.config import TaskConfig
+from mtl_nlp.errors import ConfigError, DataFormatError
+from mtl_nlp.readers import LINE_OF, READERS, conll_line
+from mtl_nlp.tasks import Task
+
+logger = get_logger(__name__)
+HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+def columns_for(config: TaskConfig, task: Task) -> dict:
+    """The task's role -> column mapping; roles left out keep their own name (conll needs explicit numbers)."""
+    roles = [*task.required_roles, *(r for r in task.optional_roles if r in config.columns)]
+    return {role: config.columns.get(role, role) for role in roles}
+
+
+def split_path(config: TaskConfig, split: str, data_dir: str | Path) -> str | None:
+    name = config.files.get(split)
+    return None if name is None else str(Path(data_dir) / name)
+
+
+def load_split(config: TaskConfig, task: Task, split: str, data_dir: str | Path) -> datasets.Dataset | None:
+    """Read one split (None when the task has no such split) and check every row."""
+    path = split_path(config, split, data_dir)
+    if path is None:
+        return _load_hub(config, task, split) if config.hub else None
+    ds = READERS[config.format](path, columns_for(config, task))
+    check_rows(ds, config, task, path)
+    return ds
+
+
+def _load_hub(config: TaskConfig, task: Task, split: str) -> datasets.Dataset:
+    try:
+        ds = datasets.load_dataset(config.hub, config.hub_config, split=HUB_SPLITS[split])
+    except Exception as err:  # offline, missing split, or a network error: all need the same advice
+        raise ConfigError(
+            f"task {config.name!r}: could not load Hub dataset {config.hub!r} split {HUB_SPLITS[split]!r} "
+            f"({str(err).splitlines()[0]}). Offline, give local files under 'files:' and run with --data-dir."
+        ) from None
+    ds = ds.select_columns(list(columns_for(config, task).values()))
+    ds = ds.rename_columns({c: r for r, c in columns_for(config, task).items() if c != r})
+    return _class_labels_as_strings(ds)
+
+
+def _class_labels_as_strings(ds: datasets.Dataset) -> datasets.Dataset:
+    """Hub datasets store labels as ClassLabel ids; our configs and metrics speak label names."""
+    for name, feature in ds.features.items():
+        inner = getattr(feature, "feature", None)
+        if isinstance(feature, datasets.ClassLabel):
+            ds = ds.cast_column(name, datasets.Value("string")).map(
+                lambda row, n=name, f=feature: {n: f.int2str(int(row[n]))}
+            )
+        elif isinstance(inner, datasets.ClassLabel):
+            ds = ds.map(lambda row, n=name, f=inner: {n: [f.int2str(int(i)) for i in row[n]]})
+            ds = ds.cast_column(name, datasets.Sequence(datasets.Value("string")))
+    return ds
+
+
+def check_rows(ds: datasets.Dataset, config: TaskConfig, task: Task, path: str) -> None:
+    """Raise a DataFormatError at the first row with an unknown label or a malformed field."""
+    allowed = set(config.labels)
+    line_of = LINE_OF[config.format]
+    for row, example in enumerate(ds):
+        problem = task.check(example)
+        if problem:
+            raise DataFormatError(f"{problem} (task {config.name!r})", path=path, line=line_of(path, row))
+        values = example[task.label_role]
+        for position, value in enumerate(values if isinstance(values, list) else [values]):
+            if str(value) not in allowed:
+                line = conll_line(path, row, position) if config.format == "conll" else line_of(path, row)
+                raise DataFormatError(
+                    f"label {str(value)!r} is not in the labels of task {config.name!r} "
+                    f"({_where(config, 'labels')}): {config.labels}. Add it to 'labels' or fix the data.",
+                    path=path,
+                    line=line,
+                )
+
+
+def _where(config: TaskConfig, key: str) -> str:
+    path, line = config.where(key)
+    return f"{path}:{line}" if line else path
+
+
+def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, what: str) -> datasets.Dataset:
+    """Tokenize with ``datasets.map`` and log, once per split, what ``max_length`` cut off."""
+    out = ds.map(
+        task.preprocess, batched=True, fn_kwargs={"tokenizer": tokenizer}, remove_columns=ds.column_names, desc=what
+    )
+    lost = sum(out["lost"])
+    if lost:
+        logger.warning(
+            f"{what}: {lost} gold unit(s) (entities, marked spans or texts) cut by max_length="
+            f"{task.config.max_length}; raise the task's max_length to keep them",
+            main_process_only=True,
+        )
+    return out.remove_columns("lost")
+
+
+def make_loader(
+    ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, *, batch_size: int, shuffle: bool, seed: int
+) -> DataLoader:
+    """One loader per task and split: homogeneous batches, so each task keeps its own collator; padding per batch."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=task.collator(tokenizer), generator=generator)

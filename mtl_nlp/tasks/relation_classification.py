@@ -1,0 +1,100 @@
+"""Relation classification between two marked spans of a sentence (SemEval-2010 Task 8 style, typed or not).
+
+Entity markers are added to the tokenizer as special tokens and wrap the head and tail spans; the head reads the
+hidden states of the two opening markers, head first, so ``works_for(A, B)`` and ``works_for(B, A)`` differ.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+
+from mtl_nlp.config import TaskConfig
+from mtl_nlp.heads import SpanPairHead
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids
+
+
+def markers(role: str, entity_type: str | None) -> tuple[str, str]:
+    """Opening and closing marker for the head (E1) or tail (E2) span, typed when the task lists entity types."""
+    suffix = f":{entity_type}" if entity_type else ""
+    return f"[{role}{suffix}]", f"[/{role}{suffix}]"
+
+
+def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool) -> list[str]:
+    """The token list with markers around both spans (``end`` exclusive)."""
+    open_h, close_h = markers("E1", head.get("type") if typed else None)
+    open_t, close_t = markers("E2", tail.get("type") if typed else None)
+    before: dict[int, list[str]] = {}
+    for position, marker in ((head["end"], close_h), (tail["end"], close_t), (head["start"], open_h), (tail["start"], open_t)):
+        before.setdefault(position, []).append(marker)
+    out: list[str] = []
+    for i in range(len(tokens) + 1):
+        out += before.get(i, [])
+        if i < len(tokens):
+            out.append(tokens[i])
+    return out
+
+
+class RelationClassification:
+    """Direction-aware relation between a head and a tail span given as ``{start, end, type}`` token offsets."""
+
+    required_roles = ("tokens", "head", "tail", "label")
+    optional_roles: tuple[str, ...] = ()
+    label_role = "label"
+
+    def __init__(self, config: TaskConfig) -> None:
+        self.config = config
+        self.labels = list(config.labels)
+        self.typed = bool(config.entity_types)
+
+    def special_tokens(self) -> list[str]:
+        types = self.config.entity_types or [None]
+        return [m for t in types for role in ("E1", "E2") for m in markers(role, t)]
+
+    def check(self, example: dict) -> str | None:
+        tokens = example["tokens"]
+        for role in ("head", "tail"):
+            span = example[role]
+            if not isinstance(span, dict) or not {"start", "end"} <= set(span):
+                return f"{role} must be an object with 'start' and 'end' token offsets (end exclusive), got {span!r}"
+            if not 0 <= span["start"] < span["end"] <= len(tokens):
+                return f"{role} span [{span['start']}, {span['end']}) is outside the {len(tokens)} tokens"
+            if self.typed and span.get("type") not in self.config.entity_types:
+                return f"{role} type {span.get('type')!r} is not in the task's entity_types {self.config.entity_types}"
+        head, tail = example["head"], example["tail"]
+        if head["start"] < tail["end"] and tail["start"] < head["end"]:
+            return "head and tail spans overlap; mark two separate spans"
+        return None
+
+    def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
+        words = [insert_markers(t, h, x, self.typed) for t, h, x in zip(batch["tokens"], batch["head"], batch["tail"])]
+        encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.config.max_length)
+        encoded["head_index"], encoded["tail_index"], encoded["lost"] = [], [], []
+        for ids, head, tail in zip(encoded["input_ids"], batch["head"], batch["tail"]):
+            found = [self._position(ids, tokenizer, role, span) for role, span in (("E1", head), ("E2", tail))]
+            encoded["head_index"].append(found[0] or 0)
+            encoded["tail_index"].append(found[1] or 0)
+            # A marker cut by max_length leaves the head reading [CLS]: kept so scores stay honest, and counted.
+            encoded["lost"].append(int(None in found))
+        encoded["labels"] = label_ids(self.labels, batch["label"])
+        return encoded
+
+    def _position(self, ids: list[int], tokenizer: PreTrainedTokenizerBase, role: str, span: dict) -> int | None:
+        marker_id = tokenizer.convert_tokens_to_ids(markers(role, span.get("type") if self.typed else None)[0])
+        return ids.index(marker_id) if marker_id in ids else None
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
+        return DataCollatorWithPadding(tokenizer)
+
+    def head(self, hidden_size: int) -> nn.Module:
+        return SpanPairHead(hidden_size, len(self.labels))
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(logits, labels)
+
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
+        return argmax_labels(logits, self.labels)
+
+    def references(self, batch: dict[str, list]) -> list[str]:
+        return [str(v) for v in batch["label"]]

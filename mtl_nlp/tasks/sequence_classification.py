@@ -1,0 +1,54 @@
+"""Sequence classification: one label per text or text pair (sentiment, NLI, paraphrase)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+
+from mtl_nlp.config import TaskConfig
+from mtl_nlp.heads import SequenceHead
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids
+
+
+class SequenceClassification:
+    """A text, or a pair when the task maps a ``text_pair`` column, classified as a whole."""
+
+    required_roles = ("text", "label")
+    optional_roles = ("text_pair",)
+    label_role = "label"
+
+    def __init__(self, config: TaskConfig) -> None:
+        self.config = config
+        self.labels = list(config.labels)
+
+    def special_tokens(self) -> list[str]:
+        return []
+
+    def check(self, example: dict) -> str | None:
+        if not isinstance(example["text"], str) or not example["text"].strip():
+            return f"text must be a non-empty string, got {example['text']!r}"
+        return None
+
+    def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
+        pair = batch.get("text_pair")
+        encoded = tokenizer(batch["text"], pair, truncation=True, max_length=self.config.max_length)
+        encoded["labels"] = label_ids(self.labels, batch["label"])
+        # Texts cut at max_length are kept (their start still carries the label) but counted in the log.
+        encoded["lost"] = [int(len(ids) >= self.config.max_length) for ids in encoded["input_ids"]]
+        return encoded
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
+        return DataCollatorWithPadding(tokenizer)
+
+    def head(self, hidden_size: int) -> nn.Module:
+        return SequenceHead(hidden_size, len(self.labels), pooling=self.config.pooling)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(logits, labels)
+
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
+        return argmax_labels(logits, self.labels)
+
+    def references(self, batch: dict[str, list]) -> list[str]:
+        return [str(v) for v in batch["label"]]

@@ -1,0 +1,36 @@
+"""Turning raw text into the word lists our task types read."""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+MARKUP = re.compile(r"<(/?)(e[12])(?::([\w-]+))?>")
+
+
+def words(text: str) -> list[str]:
+    """Split text into words and punctuation, the way CoNLL-style corpora are tokenised."""
+    return WORD.findall(text)
+
+
+def parse_marked(text: str) -> tuple[list[str], dict, dict] | None:
+    """Words plus head and tail spans from SemEval-style markup ``<e1>…</e1> … <e2>…</e2>``; None without markup.
+
+    An opening tag may name the entity type, ``<e1:PER>``, for relation tasks trained with typed markers.
+    """
+    tokens: list[str] = []
+    starts: dict[str, dict] = {}
+    spans: dict[str, dict] = {}
+    position = 0
+    for match in MARKUP.finditer(text):
+        tokens += words(text[position : match.start()])
+        closing, role, kind = match.groups()
+        if not closing:
+            starts[role] = {"start": len(tokens), **({"type": kind} if kind else {})}
+        elif role in starts:
+            spans[role] = {**starts[role], "end": len(tokens)}
+        position = match.end()
+    tokens += words(text[position:])
+    if set(spans) != {"e1", "e2"}:
+        return None
+    return tokens, spans["e1"], spans["e2"]

@@ -1,0 +1,228 @@
+"""The training loop: one explicit Accelerate loop over (task, batch) pairs drawn by the task sampler."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate.logging import get_logger
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from mtl_nlp.config import RunConfig
+from mtl_nlp.data import load_split, make_loader, tokenize
+from mtl_nlp.encoders import add_special_tokens, load_encoder
+from mtl_nlp.evaluation import evaluate_tasks, mean_primary
+from mtl_nlp.modeling import MultiTaskModel
+from mtl_nlp.sampling import TaskSampler, interleave, task_proportions
+from mtl_nlp.tasks import Task, build_task
+
+logger = get_logger(__name__)
+
+
+@dataclass
+class TaskData:
+    """A task's tokenized train split and, when it has one, its dev split with the gold answers."""
+
+    train: object
+    dev: object | None = None
+    dev_references: list = field(default_factory=list)
+
+
+def prepare_data(
+    run: RunConfig, tasks: dict[str, Task], tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator
+) -> dict[str, TaskData]:
+    """Read, check and tokenize every task's train and dev splits (the main process first, so the cache is shared)."""
+    out = {}
+    with accelerator.main_process_first():
+        for name, task in tasks.items():
+            config = run.task(name)
+            train_raw = load_split(config, task, "train", run.data_dir_for(name))
+            dev_raw = load_split(config, task, "dev", run.data_dir_for(name))
+            data = TaskData(train=tokenize(train_raw, task, tokenizer, f"{name}/train"))
+            if dev_raw is not None:
+                data.dev = tokenize(dev_raw, task, tokenizer, f"{name}/dev")
+                data.dev_references = task.references(dev_raw[:])
+            logger.info(f"{name}: {len(train_raw)} train, {0 if dev_raw is None else len(dev_raw)} dev examples")
+            out[name] = data
+    return out
+
+
+def make_optimizer(model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float):
+    """AdamW without weight decay on biases and norms; heads may learn faster than the pretrained encoder."""
+    groups: dict[tuple[float, float], list] = defaultdict(list)
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        lr = head_learning_rate if name.startswith("heads.") else learning_rate
+        decay = 0.0 if param.ndim < 2 else weight_decay
+        groups[(lr, decay)].append(param)
+    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d} for (lr, d), p in groups.items()])
+
+
+def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator, output_dir: Path) -> None:
+    """Write the self-describing model folder (config with tasks and labels, safetensors, tokenizer)."""
+    accelerator.wait_for_everyone()
+    accelerator.unwrap_model(model).save_pretrained(
+        output_dir, is_main_process=accelerator.is_main_process, save_function=accelerator.save
+    )
+    if accelerator.is_main_process:
+        tokenizer.save_pretrained(output_dir)
+
+
+class LossMeter:
+    """Mean training loss per task since the last log line, kept as tensors so no step waits on ``.item()``."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def add(self, task: str, loss: torch.Tensor) -> None:
+        self.sums[task] = self.sums.get(task, 0) + loss.detach().float()
+        self.counts[task] += 1
+
+    def pop(self) -> dict[str, float]:
+        means = {f"train/loss/{t}": (s / self.counts[t]).item() for t, s in self.sums.items()}
+        self.sums, self.counts = {}, defaultdict(int)
+        return means
+
+
+def train(run: RunConfig) -> Path:
+    """Fine-tune one shared encoder on every task of ``run``; the best checkpoint and metrics.json land in output_dir."""
+    output_dir = Path(run.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=run.train.mixed_precision,
+        gradient_accumulation_steps=run.train.gradient_accumulation_steps,
+        log_with="tensorboard",
+        project_dir=str(output_dir),
+        # Each step runs one task's head, so the other heads get no gradient under DDP.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    set_seed(run.train.seed)
+    encoder, tokenizer = load_encoder(run.encoder)
+    tasks = {t.name: build_task(t) for t in run.tasks}
+    add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
+    data = prepare_data(run, tasks, tokenizer, accelerator)
+    model = MultiTaskModel.from_encoder(encoder, run.tasks)
+    return fit(run, accelerator, model, tokenizer, tasks, data)
+
+
+def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> tuple[dict, dict]:
+    t = run.train
+    train = {n: make_loader(d.train, tasks[n], tokenizer, batch_size=t.batch_size, shuffle=True, seed=t.seed) for n, d in data.items()}
+    dev = {
+        n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed)
+        for n, d in data.items()
+        if d.dev is not None
+    }
+    return train, dev
+
+
+def _sampler(run: RunConfig, data: dict[str, TaskData]) -> TaskSampler:
+    sizes = {name: len(d.train) for name, d in data.items()}
+    s = run.sampling
+    proportions = task_proportions(sizes, s.type, temperature=s.temperature, weights=s.weights)
+    logger.info("task sampling proportions: " + ", ".join(f"{n} {p:.3f}" for n, p in proportions.items()))
+    return TaskSampler(proportions, seed=run.train.seed, round_robin=s.type == "round_robin")
+
+
+def fit(
+    run: RunConfig,
+    accelerator: Accelerator,
+    model: MultiTaskModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: dict[str, Task],
+    data: dict[str, TaskData],
+) -> Path:
+    """The loop itself, on an already built model (updated in place): train, evaluate, keep the best, report."""
+    t, output_dir = run.train, Path(run.output_dir)
+    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay)
+    n = accelerator.num_processes  # the prepared scheduler steps once per process
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
+    train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer)
+    names = list(train_loaders)
+    prepared = accelerator.prepare(model, optimizer, scheduler, *train_loaders.values(), *dev_loaders.values())
+    model, optimizer, scheduler = prepared[:3]
+    train_loaders = dict(zip(names, prepared[3 : 3 + len(names)]))
+    dev_loaders = dict(zip(dev_loaders, prepared[3 + len(names) :]))
+    references = {name: data[name].dev_references for name in dev_loaders}
+    accelerator.init_trackers("mtl_nlp", config=_flat_hparams(run))
+
+    sampler, meter, history = _sampler(run, data), LossMeter(), []
+    best = {"score": float("-inf"), "step": 0, "metrics": {}}
+    progress = tqdm(total=t.max_steps, disable=not accelerator.is_local_main_process, desc="training")
+    step, tokens, started = 0, 0, time.perf_counter()
+    model.train()
+    for task, batch in interleave(train_loaders, sampler, t.max_steps * t.gradient_accumulation_steps):
+        with accelerator.accumulate(model):
+            labels = batch.pop("labels")
+            loss = tasks[task].loss(model(task=task, **batch).logits, labels)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        meter.add(task, loss)
+        tokens += int(batch["attention_mask"].sum())
+        if not accelerator.sync_gradients:
+            continue
+        step += 1
+        progress.update(1)
+        if step % t.log_every == 0:
+            accelerator.log({**meter.pop(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
+        if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
+            results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
+            _log_eval(accelerator, results, step, history)
+            if mean_primary(results) > best["score"]:
+                best = {"score": mean_primary(results), "step": step, "metrics": results}
+                save_model(model, tokenizer, accelerator, output_dir)
+    progress.close()
+    elapsed = time.perf_counter() - started
+    if not dev_loaders:
+        save_model(model, tokenizer, accelerator, output_dir)
+    summary = {
+        "best_step": best["step"],
+        "best_mean_primary": best["score"] if dev_loaders else None,
+        "dev": best["metrics"],
+        "final_dev": history[-1]["dev"] if history else {},
+        "history": history,
+        "train_seconds": elapsed,
+        "train_tokens_per_second": tokens * accelerator.num_processes / elapsed,
+        "steps": step,
+        "run": _plain_run(run),
+    }
+    if accelerator.is_main_process:
+        (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    accelerator.end_training()
+    return output_dir
+
+
+def _log_eval(accelerator: Accelerator, results: dict[str, dict], step: int, history: list) -> None:
+    flat = {f"dev/{task}/{k}": v for task, r in results.items() for k, v in r.items() if isinstance(v, float)}
+    accelerator.log({**flat, "dev/mean_primary": mean_primary(results)}, step=step)
+    history.append({"step": step, "dev": results})
+    logger.info(f"step {step}: " + ", ".join(f"{task} {r['primary']:.4f}" for task, r in results.items()))
+
+
+def _plain_run(run: RunConfig) -> dict:
+    data = dataclasses.asdict(run)
+    for task in data["tasks"]:
+        task.pop("source")
+    return data
+
+
+def _flat_hparams(run: RunConfig) -> dict:
+    """TensorBoard's hparams accept scalars and strings only."""
+    flat = {"encoder": run.encoder, "tasks": ",".join(t.name for t in run.tasks), "sampling": run.sampling.type}
+    flat.update({f"train.{k}": v for k, v in dataclasses.asdict(run.train).items() if v is not None})
+    flat["sampling.temperature"] = run.sampling.temperature
+    return flat

@@ -1,0 +1,60 @@
+"""Checking a run completely before any model loads: structure (config.py), registries, and that data files exist."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from mtl_nlp.config import Problem, RunConfig, TaskConfig, load_run, raise_problems
+from mtl_nlp.metrics import METRICS, unknown_metric_message
+from mtl_nlp.readers import READERS
+from mtl_nlp.tasks import TASK_TYPES, unknown_type_message
+
+
+def task_problems(task: TaskConfig, data_dir: str | None) -> list[Problem]:
+    """Names that must exist in a registry, columns that must match the task type, files that must be on disk."""
+    out: list[Problem] = []
+
+    def bad(key: str, message: str) -> None:
+        out.append(Problem(*task.where(key), key, message))
+
+    if task.format not in READERS:
+        hint = difflib.get_close_matches(task.format, READERS, n=1)
+        bad("format", f"unknown format {task.format!r}" + (f"; did you mean {hint[0]!r}?" if hint else "") + f" Known: {', '.join(READERS)}.")
+    if task.metric not in METRICS:
+        bad("metric", unknown_metric_message(task.metric))
+    if task.type not in TASK_TYPES:
+        bad("type", unknown_type_message(task.type))
+    else:
+        out += _column_problems(task, bad)
+    if data_dir is not None:
+        for split, name in task.files.items():
+            if not (Path(data_dir) / name).is_file():
+                bad(f"files.{split}", f"file {Path(data_dir) / name} does not exist (data_dir is {data_dir!r}); "
+                    "fix the path or pass --data-dir")
+    return out
+
+
+def _column_problems(task: TaskConfig, bad) -> list[Problem]:
+    kind = TASK_TYPES[task.type]
+    roles = (*kind.required_roles, *kind.optional_roles)
+    for role in task.columns:
+        if role not in roles:
+            hint = difflib.get_close_matches(role, roles, n=1)
+            bad(f"columns.{role}", f"{task.type} has no column role {role!r}" + (f"; did you mean {hint[0]!r}?" if hint else "") + f" Roles: {', '.join(roles)}.")
+    if task.format == "conll":
+        for role in kind.required_roles:
+            if not isinstance(task.columns.get(role), int):
+                bad("columns", f"conll files need a column number for {role!r}, e.g. columns: {{tokens: 0, tags: 3}}")
+    if task.type == "relation_classification" and task.metric == "relation_f1" and not task.negative_label:
+        bad("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation")
+    return []
+
+
+def validate_run(path: str | Path, overrides: list[str] = (), *, check_files: bool = True) -> RunConfig:
+    """Load a run and raise one ConfigError listing every problem in it and its task files."""
+    run, problems = load_run(path, overrides)
+    for task in run.tasks:
+        problems += task_problems(task, run.data_dir_for(task.name) if check_files else None)
+    raise_problems(problems, f"run {path}")
+    return run

@@ -1,0 +1,46 @@
+from mtl_nlp.config import TaskConfig
+from mtl_nlp.tasks.base import IGNORE_INDEX
+from mtl_nlp.tasks.token_classification import TokenClassification, entity_spans, labels_as_iob2, to_iob2
+
+
+def _task(**extra) -> TokenClassification:
+    config = TaskConfig(name="ner", type="token_classification", labels=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
+                        metric="seqeval", files={"train": "x"}, **extra)
+    return TokenClassification(config)
+
+
+def test_bioes_and_iob1_become_iob2():
+    assert to_iob2(["S-PER", "O", "B-LOC", "I-LOC", "E-LOC"], "bioes") == ["B-PER", "O", "B-LOC", "I-LOC", "I-LOC"]
+    assert to_iob2(["I-PER", "I-PER", "I-LOC", "O", "I-LOC"], "iob1") == ["B-PER", "I-PER", "B-LOC", "O", "B-LOC"]
+    assert to_iob2(["B-PER", "I-PER"], "bio") == ["B-PER", "I-PER"]
+    assert labels_as_iob2(["O", "B-PER", "I-PER", "E-PER", "S-PER"], "bioes") == ["O", "B-PER", "I-PER"]
+    assert labels_as_iob2(["O", "I-PER"], "iob1") == ["O", "I-PER", "B-PER"]
+
+
+def test_entity_spans_of_iob2():
+    assert entity_spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-PER"]) == [
+        ("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5), ("PER", 5, 6)
+    ]
+
+
+def test_first_subword_is_labelled_and_the_rest_ignored(tiny_tokenizer):
+    task = _task()
+    out = task.preprocess({"tokens": [["john", "smithz", "lives"]], "tags": [["B-PER", "I-PER", "O"]]}, tiny_tokenizer)
+    pieces = tiny_tokenizer.convert_ids_to_tokens(out["input_ids"][0])
+    assert pieces[:3] == ["[CLS]", "john", "smith"] and pieces[3] == "##z"
+    assert out["labels"][0] == [IGNORE_INDEX, 1, 2, IGNORE_INDEX, 0, IGNORE_INDEX]
+    assert out["lost"] == [0]
+
+
+def test_decode_reads_first_subwords_only():
+    import torch
+
+    task = _task()
+    logits = torch.zeros(1, 6, 5)
+    logits[0, 1, 1] = logits[0, 2, 2] = logits[0, 3, 3] = logits[0, 4, 0] = 1
+    labels = torch.tensor([[IGNORE_INDEX, 1, 2, IGNORE_INDEX, 0, IGNORE_INDEX]])
+    assert task.decode(logits, {"labels": labels}) == [["B-PER", "I-PER", "O"]]
+
+
+def test_check_catches_length_mismatch():
+    assert "2 tokens but 1 tags" in _task().check({"tokens": ["a", "b"], "tags": ["O"]})

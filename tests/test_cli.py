@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from conftest import write_yaml
+from mtl_nlp.cli import main
+
+
+def test_help_exits_cleanly(capsys):
+    for command in ([], ["train"], ["evaluate"], ["predict"], ["validate"], ["demo-data"]):
+        with pytest.raises(SystemExit) as info:
+            main([*command, "--help"])
+        assert info.value.code == 0
+    assert "overrides" in capsys.readouterr().out
+
+
+def test_bad_config_is_one_paragraph_not_a_traceback(tmp_path, tiny_run, capsys):
+    run = tiny_run()
+    text = run.read_text().replace("demo_ner.yaml", "demo_nerr.yaml")
+    write_yaml(run, text)
+    assert main(["validate", str(run), "train.max_stepz=3"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("error: run ")
+    assert "train.max_stepz: unknown key; did you mean 'train.max_steps'?" in err
+    assert "no task file" in err and "did you mean 'demo_ner'?" in err
+
+
+def test_bad_data_is_one_paragraph(tmp_path, tiny_run, demo_dir, capsys):
+    broken = tmp_path / "broken"
+    for folder in ("ner", "relation", "sentiment"):
+        (broken / folder).mkdir(parents=True)
+        for f in (demo_dir / folder).iterdir():
+            (broken / folder / f.name).write_text(f.read_text())
+    (broken / "sentiment" / "train.tsv").write_text("text\tlabel\ngreat film\tpositive\nmeh\tneutral\n")
+    assert main(["train", str(tiny_run()), "--data-dir", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{broken / 'sentiment' / 'train.tsv'}:3: label 'neutral' is not in the labels of task 'demo_sentiment'" in err
+
+
+def test_train_evaluate_predict_round_trip(tiny_run, demo_dir, tmp_path, capsys):
+    run = tiny_run()
+    assert main(["train", str(run)]) == 0
+    out = tmp_path / "out"
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["best_step"] in (2, 4) and set(summary["dev"]) == {"demo_ner", "demo_relation", "demo_sentiment"}
+    assert list((out / "runs").rglob("events.out.tfevents*")) or list(out.rglob("events.out.tfevents*"))
+    printed = capsys.readouterr().out
+    assert "demo_ner: precision" in printed and "demo_sentiment: accuracy" in printed
+
+    assert main(["evaluate", str(out), "--data-dir", str(demo_dir), "--output", str(tmp_path / "eval.json")]) == 0
+    evaluated = json.loads((tmp_path / "eval.json").read_text())
+    for task, scores in summary["dev"].items():
+        assert evaluated[task]["primary"] == pytest.approx(scores["primary"]), task
+
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"text": "Anna Smith works for <e1:PER>Anna</e1> <e2:ORG>Globex</e2> ."}\n{"text": "A great film ."}\n')
+    assert main(["predict", str(out), "--input", str(inputs), "--output", str(tmp_path / "pred.jsonl")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and "demo_relation" in rows[0] and "demo_relation" not in rows[1]
+    assert rows[1]["demo_sentiment"]["label"] in ("negative", "positive") and "entities" in rows[1]["demo_ner"]
+
+
+def test_predict_without_input_is_a_clear_error(tiny_run, capsys):
+    assert main(["predict", "somewhere"]) == 2
+    assert "give --text TEXT" in capsys.readouterr().err

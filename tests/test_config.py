@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, write_yaml
+from mtl_nlp.config import ConfigError, key_lines, load_run, raise_problems
+from mtl_nlp.validation import validate_run
+
+TASK = """\
+name: sent
+type: sequence_classification
+format: tsv
+files: {train: s/train.tsv, dev: s/dev.tsv}
+labels: [negative, positive]
+metric: accuracy
+"""
+
+
+def _run(tmp_path: Path, text: str, task: str = TASK) -> Path:
+    write_yaml(tmp_path / "sent.yaml", task)
+    return write_yaml(tmp_path / "runs" / "r.yaml", text)
+
+
+def _messages(path, overrides=()):
+    with pytest.raises(ConfigError) as info:
+        run, problems = load_run(path, overrides)
+        raise_problems(problems, "run")
+    return str(info.value)
+
+
+def test_key_lines_maps_nested_keys_to_lines():
+    assert key_lines("a: 1\nb:\n  c: 2\n  d: [1, 2]\n") == {"a": 1, "b": 2, "b.c": 3, "b.d": 4}
+
+
+def test_run_loads_with_defaults_and_task_found_in_parent_folder(tmp_path):
+    run, problems = load_run(_run(tmp_path, "tasks: [sent]\ntrain: {max_steps: 7}\n"))
+    assert problems == []
+    assert run.tasks[0].name == "sent" and run.tasks[0].labels == ["negative", "positive"]
+    assert run.train.max_steps == 7 and run.sampling.type == "temperature" and run.encoder == "all-MiniLM-L6-v2"
+
+
+def test_every_problem_is_reported_at_once_with_file_and_line(tmp_path):
+    path = _run(tmp_path, "tasks: [sent]\nsampling:\n  type: temperature\n  temperature: -1\ntrain:\n  max_step: 5\n")
+    message = _messages(path)
+    assert "2 problem(s)" in message
+    assert f"{path}:4 sampling.temperature: must be a number > 0, got -1" in message
+    assert f"{path}:6 train.max_step: unknown key; did you mean 'max_steps'?" in message
+
+
+def test_task_file_problems_point_into_the_task_file(tmp_path):
+    bad_task = TASK.replace("labels: [negative, positive]", "labels: [neg, neg]").replace("metric", "metrik")
+    path = _run(tmp_path, "tasks: [sent]\n", task=bad_task)
+    message = _messages(path)
+    assert f"{tmp_path / 'sent.yaml'}:5 labels: duplicate labels ['neg']" in message
+    assert f"{tmp_path / 'sent.yaml'}:6 metrik: unknown key; did you mean 'metric'?" in message
+    assert "metric: required key is missing" in message
+
+
+def test_unknown_task_name_suggests_the_closest(tmp_path):
+    message = _messages(_run(tmp_path, "tasks: [snet]\n"))
+    assert "r.yaml:1 tasks: no task file" in message and "did you mean 'sent'?" in message
+
+
+def test_overrides_are_typed_and_unknown_keys_rejected(tmp_path):
+    path = _run(tmp_path, "tasks: [sent]\n")
+    run, problems = load_run(path, ["train.learning_rate=1e-4", "train.max_steps=3", "sampling.type=uniform", "output_dir=x"])
+    assert problems == [] and run.train.learning_rate == 1e-4 and run.train.max_steps == 3
+    assert run.sampling.type == "uniform" and run.output_dir == "x"
+    message = _messages(path, ["train.lr=1", "sampling=2", "nonsense"])
+    assert "command line train.lr: unknown key" in message
+    assert "command line sampling: unknown key" in message
+    assert "overrides look like key=value" in message
+
+
+def test_mixed_precision_no_survives_yaml_booleans(tmp_path):
+    run, problems = load_run(_run(tmp_path, "tasks: [sent]\ntrain: {mixed_precision: no}\n"))
+    assert problems == [] and run.train.mixed_precision == "no"
+
+
+def test_fixed_sampling_needs_a_weight_per_task(tmp_path):
+    message = _messages(_run(tmp_path, "tasks: [sent]\nsampling: {type: fixed, weights: {sentt: 1}}\n"))
+    assert "sampling.weights.sentt: not a task of this run; did you mean 'sent'?" in message
+    assert "missing a weight for task 'sent'" in message
+
+
+def test_every_shipped_yaml_validates():
+    runs = sorted((REPO / "task_configs" / "runs").glob("*.yaml"))
+    tasks = sorted((REPO / "task_configs").glob("*.yaml"))
+    assert len(runs) + len(tasks) >= 6
+    for run in runs:
+        validate_run(run, check_files=False)
+    names = {t.name for r in runs for t in load_run(r)[0].tasks}
+    assert names == {p.stem for p in tasks}, "every task YAML is used by a run, so every one is validated"

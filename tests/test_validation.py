@@ -1,0 +1,49 @@
+import pytest
+
+from conftest import write_yaml
+from mtl_nlp.config import ConfigError
+from mtl_nlp.validation import validate_run
+
+NER = """\
+name: ner
+type: token_clasification
+format: conll
+files: {train: ner/train.txt}
+columns: {tokens: 0, tags: 1}
+labels: [O, B-PER, I-PER]
+metric: seqeval
+"""
+
+
+def _validate(tmp_path, task_text, run_text="tasks: [ner]\ndata_dir: {data}\n"):
+    write_yaml(tmp_path / "ner.yaml", task_text)
+    path = write_yaml(tmp_path / "runs" / "r.yaml", run_text.format(data=tmp_path / "data"))
+    with pytest.raises(ConfigError) as info:
+        validate_run(path)
+    return str(info.value)
+
+
+def test_misspelt_task_type_names_file_line_and_the_fix(tmp_path):
+    message = _validate(tmp_path, NER)
+    assert f"{tmp_path / 'ner.yaml'}:2 type: unknown task type 'token_clasification'; did you mean 'token_classification'?" in message
+
+
+def test_missing_data_file_is_reported_before_any_model_loads(tmp_path):
+    message = _validate(tmp_path, NER.replace("token_clasification", "token_classification"))
+    assert f"ner.yaml:4 files.train: file {tmp_path / 'data' / 'ner/train.txt'} does not exist" in message
+    assert "pass --data-dir" in message
+
+
+def test_conll_needs_column_numbers_and_known_roles(tmp_path):
+    text = NER.replace("token_clasification", "token_classification").replace("{tokens: 0, tags: 1}", "{token: 0}")
+    message = _validate(tmp_path, text)
+    assert "columns.token: token_classification has no column role 'token'; did you mean 'tokens'?" in message
+    assert "conll files need a column number for 'tags'" in message
+
+
+def test_relation_f1_requires_the_negative_label(tmp_path):
+    text = (
+        "name: ner\ntype: relation_classification\nformat: jsonl\nfiles: {train: r.jsonl}\n"
+        "labels: [none, rel]\nmetric: relation_f1\n"
+    )
+    assert "negative_label: relation_f1 excludes the negative class" in _validate(tmp_path, text)
