@@ -279,8 +279,9 @@ def find_task_file(name: str, run_path: Path) -> Path:
         candidate = Path(name)
         return candidate if candidate.is_absolute() or candidate.exists() else run_path.parent / name
     for folder in (run_path.parent, run_path.parent.parent):
-        if (folder / f"{name}.yaml").is_file():
-            return folder / f"{name}.yaml"
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file() and candidate.resolve() != run_path.resolve():
+            return candidate
     return run_path.parent.parent / f"{name}.yaml"
 
 

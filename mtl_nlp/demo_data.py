@@ -1,7 +1,9 @@
 """A seeded generator of a small SYNTHETIC corpus for the three task types, so the demo runs with no download.
 
 People, organisations and places fill sentence templates: CoNLL-style NER, JSONL relations (works_for,
-located_in, lives_in, no_relation, direction-aware) and TSV sentiment. Real benchmarks live elsewhere.
+located_in, lives_in, no_relation, direction-aware) and TSV sentiment. Dev sentences use names, organisations,
+places, items and adjectives that never occur in train, so dev scores measure generalisation, not recall of names.
+Real benchmarks live elsewhere.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ import json
 import random
 from pathlib import Path
 
-FIRST = "Anna Ben Carla David Elena Farid Grace Hiro Ines Jonas Kofi Lena Marco Nadia Omar Priya Quentin Rosa Sven Tara Umar Vera Wei Yusuf Zoe".split()
-LAST = "Smith Okafor Tanaka Novak Garcia Jensen Rossi Kumar Dubois Silva Becker Ivanova Chen Haddad Moreau Larsen".split()
-ORGS = [
-    "Acme Corp", "Northwind Bank", "Globex", "Initech", "Blue River Labs", "Stark Industries", "Umbrella Health",
-    "Vertex Energy", "Orion Airlines", "Summit Foods", "Helios Media", "Nimbus Software", "Red Oak Partners",
-    "Cobalt Motors", "Lighthouse Press", "Quantum Freight",
-]
+FIRST = (
+    "Anna Ben Carla David Elena Farid Grace Hiro Ines Jonas Kofi Lena Marco Nadia Omar Priya Quentin Rosa Sven Tara "
+    "Umar Vera Wei Yusuf Zoe Aiko Bruno Chloe Dmitri Esther Felix Gita Hugo Isla Jamal Kira Luis Maya Nils Olga"
+).split()
+LAST = (
+    "Smith Okafor Tanaka Novak Garcia Jensen Rossi Kumar Dubois Silva Becker Ivanova Chen Haddad Moreau Larsen "
+    "Mensah Kowalski Nguyen Schmidt Costa Fischer Andersen Petrov Yilmaz Santos Murphy Ortiz Lindqvist Reyes Abe Varga"
+).split()
+# Organisations are a stem and a suffix: dev stems are held out, suffixes are shared, as with real company names.
+ORG_STEMS = "Acme Northwind Globex Initech Blue Stark Umbrella Vertex Orion Summit Helios Nimbus Redwood Cobalt Lighthouse Quantum Falcon Granite Silverline Maple Harbor Crescent Pioneer Atlas".split()
+ORG_SUFFIXES = "Corp Bank Labs Industries Health Energy Airlines Foods Media Software Partners Motors Press Freight Group".split()
 PLACES = [
     "Paris", "Lagos", "Osaka", "Prague", "Lima", "Oslo", "Nairobi", "Lisbon", "Toronto", "Hanoi", "Cairo", "Denver",
     "Quito", "Dublin", "Mumbai", "Seoul", "Porto", "Austin",
@@ -46,14 +52,23 @@ SENTIMENT_TEMPLATES = ["The {item} was {adj} .", "What a {adj} {item} !", "I fou
 NEGATED = ["The {item} was not {adj} .", "I would not call the {item} {adj} ."]
 
 
-def _fill(template: str, rng: random.Random) -> tuple[list[str], list[str], list[tuple[str, int, int]]]:
+def held_out(words: list[str], split: str) -> list[str]:
+    """Train draws from the first three quarters of a word list, dev from the last quarter."""
+    cut = len(words) * 3 // 4
+    return words[:cut] if split == "train" else words[cut:]
+
+
+def _fill(template: str, rng: random.Random, split: str) -> tuple[list[str], list[str], list[tuple[str, int, int]]]:
     """Tokens, IOB2 tags and (type, start, end) spans of one filled template."""
     tokens, tags, spans = [], [], []
     for word in template.split():
         if word.startswith("{") and word.endswith("}"):
             kind = word[1:-1]
-            name = {"PER": lambda: f"{rng.choice(FIRST)} {rng.choice(LAST)}", "ORG": lambda: rng.choice(ORGS),
-                    "LOC": lambda: rng.choice(PLACES)}[kind]().split()
+            name = {
+                "PER": lambda: f"{rng.choice(held_out(FIRST, split))} {rng.choice(held_out(LAST, split))}",
+                "ORG": lambda: f"{rng.choice(held_out(ORG_STEMS, split))} {rng.choice(ORG_SUFFIXES)}",
+                "LOC": lambda: rng.choice(held_out(PLACES, split)),
+            }[kind]().split()
             spans.append((kind, len(tokens), len(tokens) + len(name)))
             tokens += name
             tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1)
@@ -63,15 +78,15 @@ def _fill(template: str, rng: random.Random) -> tuple[list[str], list[str], list
     return tokens, tags, spans
 
 
-def ner_rows(n: int, rng: random.Random) -> list[tuple[list[str], list[str]]]:
-    return [_fill(rng.choice(NER_TEMPLATES), rng)[:2] for _ in range(n)]
+def ner_rows(n: int, rng: random.Random, split: str) -> list[tuple[list[str], list[str]]]:
+    return [_fill(rng.choice(NER_TEMPLATES), rng, split)[:2] for _ in range(n)]
 
 
-def relation_rows(n: int, rng: random.Random) -> list[dict]:
+def relation_rows(n: int, rng: random.Random, split: str) -> list[dict]:
     rows = []
     for _ in range(n):
         label = rng.choice(list(RELATION_TEMPLATES))
-        tokens, _, spans = _fill(rng.choice(RELATION_TEMPLATES[label]), rng)
+        tokens, _, spans = _fill(rng.choice(RELATION_TEMPLATES[label]), rng, split)
         by_type = {kind: (kind, s, e) for kind, s, e in spans}
         head, tail = spans[0], spans[1]
         if label != "no_relation":
@@ -86,14 +101,15 @@ def _span(span: tuple[str, int, int]) -> dict:
     return {"type": span[0], "start": span[1], "end": span[2]}
 
 
-def sentiment_rows(n: int, rng: random.Random) -> list[tuple[str, str]]:
+def sentiment_rows(n: int, rng: random.Random, split: str) -> list[tuple[str, str]]:
     rows = []
+    items, good, bad = (held_out(words, split) for words in (ITEMS, POSITIVE, NEGATIVE))
     for _ in range(n):
         positive = rng.random() < 0.5
         if rng.random() < 0.2:  # negation flips the adjective's polarity
-            text = rng.choice(NEGATED).format(item=rng.choice(ITEMS), adj=rng.choice(NEGATIVE if positive else POSITIVE))
+            text = rng.choice(NEGATED).format(item=rng.choice(items), adj=rng.choice(bad if positive else good))
         else:
-            text = rng.choice(SENTIMENT_TEMPLATES).format(item=rng.choice(ITEMS), adj=rng.choice(POSITIVE if positive else NEGATIVE))
+            text = rng.choice(SENTIMENT_TEMPLATES).format(item=rng.choice(items), adj=rng.choice(good if positive else bad))
         rows.append((text, "positive" if positive else "negative"))
     return rows
 
@@ -105,10 +121,10 @@ def write_demo_data(out_dir: str | Path, *, seed: int = 0, train_size: int = 120
         (out / folder).mkdir(parents=True, exist_ok=True)
     for split, size, offset in (("train", train_size, 0), ("dev", dev_size, 1)):
         rng = random.Random(seed * 1000 + offset)
-        blocks = ["\n".join(f"{t} {g}" for t, g in zip(tokens, tags)) for tokens, tags in ner_rows(size, rng)]
+        blocks = ["\n".join(f"{t} {g}" for t, g in zip(tokens, tags)) for tokens, tags in ner_rows(size, rng, split)]
         (out / "ner" / f"{split}.txt").write_text("-DOCSTART- O\n\n" + "\n\n".join(blocks) + "\n")
-        rel = relation_rows(size, rng)
+        rel = relation_rows(size, rng, split)
         (out / "relation" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rel))
-        sent = sentiment_rows(size, rng)
+        sent = sentiment_rows(size, rng, split)
         (out / "sentiment" / f"{split}.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in sent))
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mtl_nlp.spans import entity_spans, subword_span
+
 
 class TokenHead(nn.Module):
     """One label per sub-word; the loss and decoding look only at first sub-words."""
@@ -55,3 +57,66 @@ class SpanPairHead(nn.Module):
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         pair = torch.cat([hidden[rows, inputs["head_index"]], hidden[rows, inputs["tail_index"]]], dim=-1)
         return self.classifier(self.dropout(torch.tanh(self.dense(self.dropout(pair)))))
+
+
+def predicted_entities(tag_ids: list[int], word_starts: list[int], tags: list[str]) -> list[tuple[str, int, int]]:
+    """Entities (type, start, end) in word offsets from the tag predicted at each word's first sub-word.
+
+    ``word_starts`` holds -1 for words cut by max_length (read as 'O') and -2 for batch padding (dropped).
+    """
+    word_tags = [tags[tag_ids[s]] if s >= 0 else "O" for s in word_starts if s != -2]
+    return entity_spans(word_tags)
+
+
+class EntityPairHead(nn.Module):
+    """Entity tags per sub-word plus a relation label per ordered entity pair.
+
+    A pair reads the max-pooled states of its head span, its tail span and the words between them (SpERT's
+    context). In training the pairs are the gold entities' (``pair_spans``); in eval mode they are built from the
+    entities this head predicts, so the relation scores include entity errors.
+    """
+
+    def __init__(self, hidden_size: int, num_tags: int, num_relations: int, tags: list[str], dropout: float = 0.1) -> None:
+        super().__init__()
+        self.tags = tags
+        self.dropout = nn.Dropout(dropout)
+        self.tagger = nn.Linear(hidden_size, num_tags)
+        self.dense = nn.Linear(3 * hidden_size, hidden_size)
+        self.classifier = nn.Linear(hidden_size, num_relations)
+
+    def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple:
+        token_logits = self.tagger(self.dropout(hidden))
+        if self.training:
+            spans, pairs = inputs["pair_spans"], None
+        else:
+            spans, pairs = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
+        pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(self._pair_states(hidden, spans)))))
+        return token_logits, pair_logits, pairs
+
+    def _predicted_pairs(self, token_logits, word_starts, attention_mask) -> tuple[torch.Tensor, list]:
+        spans, pairs = [], []
+        lengths = attention_mask.sum(-1).tolist()
+        for row, starts in enumerate(word_starts.tolist()):
+            kept = [s for s in starts if s != -2]
+            ents = predicted_entities(token_logits[row].argmax(-1).tolist(), kept, self.tags)
+            sub = [subword_span(kept, s, e, lengths[row]) for _, s, e in ents]
+            index = [(h, t) for h in range(len(ents)) for t in range(len(ents)) if h != t]
+            spans.append([[*sub[h], *sub[t]] for h, t in index])
+            pairs.append(index)
+        width = max(1, max(len(s) for s in spans))
+        padded = [s + [[0, 1, 0, 1]] * (width - len(s)) for s in spans]
+        return torch.tensor(padded, device=token_logits.device), pairs
+
+    @staticmethod
+    def _pair_states(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none)."""
+        positions = torch.arange(hidden.shape[1], device=hidden.device).view(1, 1, -1)
+        head_start, head_end, tail_start, tail_end = (spans[..., i : i + 1] for i in range(4))
+        gap_start = torch.minimum(head_end, tail_end)
+        gap_end = torch.maximum(head_start, tail_start)
+        pooled = []
+        for start, end in ((head_start, head_end), (tail_start, tail_end), (gap_start, gap_end)):
+            mask = (positions >= start) & (positions < end)  # [batch, pairs, length]
+            states = hidden.unsqueeze(1).masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden.dtype).min)
+            pooled.append(torch.where(mask.any(-1, keepdim=True), states.max(2).values, torch.zeros_like(states[:, :, 0])))
+        return torch.cat(pooled, dim=-1)

@@ -16,6 +16,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "accuracy": ("classification", "accuracy"),
     "macro_f1": ("classification", "macro_f1"),
     "relation_f1": ("relation_f1", "micro_f1"),
+    "semeval2010_task8": ("semeval2010_task8", "macro_f1"),
+    "conll04": ("spert_strict", "relation_f1"),
 }
 
 

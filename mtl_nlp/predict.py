@@ -6,7 +6,7 @@ import torch
 
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.tasks import build_task
-from mtl_nlp.tasks.token_classification import entity_spans
+from mtl_nlp.spans import entity_spans
 from mtl_nlp.text import parse_marked, words
 
 

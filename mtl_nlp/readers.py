@@ -96,8 +96,92 @@ def read_tsv(path: str, columns: dict) -> datasets.Dataset:
     return _rename(_load("csv", path, sep="\t", quoting=3), path, columns)
 
 
-READERS: dict[str, Reader] = {"conll": read_conll, "jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv}
-LINE_OF: dict[str, Callable[[str, int], int]] = {"conll": conll_line, "jsonl": jsonl_line, "csv": csv_line, "tsv": csv_line}
+def read_sst(path: str, columns: dict) -> datasets.Dataset:
+    """SST sentence files (``stsa.binary.*``): ``label<SPACE>sentence`` per line. Roles: ``text``, ``label``."""
+    rows = []
+    for number, line in _lines(path):
+        label, _, text = line.partition(" ")
+        if not label or not text.strip():
+            raise DataFormatError("expected 'label sentence' (label, one space, the sentence)", path=path, line=number)
+        rows.append({"label": label, "text": text.strip()})
+    return _from_rows(rows, path, columns)
+
+
+def read_semeval(path: str, columns: dict) -> datasets.Dataset:
+    """SemEval-2010 Task 8: ``id<TAB>"sentence with <e1>..</e1> <e2>..</e2>"``, the label, ``Comment:``, a blank line.
+
+    Roles: ``id``, ``tokens``, ``head`` (e1), ``tail`` (e2), ``label``. The label keeps its direction, e.g.
+    ``Cause-Effect(e2,e1)``; e1/e2 are the markup's order, so head is always e1. CRLF line ends are accepted.
+    """
+    from mtl_nlp.text import parse_marked
+
+    rows, lines = [], list(_lines(path, skip_comments=True))
+    for i in range(0, len(lines), 2):
+        (number, first), label = lines[i], lines[i + 1][1] if i + 1 < len(lines) else ""
+        sent_id, tab, quoted = first.partition("\t")
+        if not tab or not sent_id.strip().isdigit() or not label or label.startswith("Comment"):
+            raise DataFormatError('expected id<TAB>"sentence", then a label line and a Comment: line', path=path, line=number)
+        parsed = parse_marked(quoted.strip().strip('"'))
+        if parsed is None:
+            raise DataFormatError("the sentence needs one <e1>..</e1> and one <e2>..</e2>", path=path, line=number)
+        tokens, head, tail = parsed
+        rows.append({"id": sent_id.strip(), "tokens": tokens, "head": head, "tail": tail, "label": label.strip()})
+    return _from_rows(rows, path, columns)
+
+
+def read_spert(path: str, columns: dict) -> datasets.Dataset:
+    """SpERT JSON (CoNLL04, SciERC, ...): one array of ``{tokens, entities: [{type, start, end}], relations:
+    [{type, head, tail}]}``, ``end`` exclusive, ``head``/``tail`` indexing the sentence's entity list."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFormatError("no such file. Check the task's 'files' and --data-dir.", path=path) from None
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
+    if not isinstance(data, list):
+        raise DataFormatError("expected one JSON array of sentences", path=path, line=1)
+    rows = [{"tokens": d.get("tokens"), "entities": d.get("entities", []), "relations": d.get("relations", [])} for d in data]
+    return _from_rows(rows, path, columns)
+
+
+def _lines(path: str, skip_comments: bool = False):
+    """(line number, text) of the non-blank lines, line ends (LF or CRLF) removed."""
+    if not Path(path).is_file():
+        raise DataFormatError("no such file. Check the task's 'files' and the run's data_dir (--data-dir).", path=path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\r\n")
+            if line.strip() and not (skip_comments and line.startswith("Comment")):
+                yield number, line
+
+
+def _from_rows(rows: list[dict], path: str, columns: dict) -> datasets.Dataset:
+    if not rows:
+        raise DataFormatError("holds no examples", path=path)
+    return _rename(datasets.Dataset.from_list(rows), path, columns)
+
+
+def semeval_line(path: str, row: int) -> int:
+    return 4 * row + 1
+
+
+def sst_line(path: str, row: int) -> int:
+    return jsonl_line(path, row)
+
+
+def no_line(path: str, row: int) -> int:
+    """JSON arrays have no line per entry; errors name the entry instead."""
+    return 0
+
+
+READERS: dict[str, Reader] = {
+    "conll": read_conll, "jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv,
+    "sst": read_sst, "semeval": read_semeval, "spert": read_spert,
+}
+LINE_OF: dict[str, Callable[[str, int], int]] = {
+    "conll": conll_line, "jsonl": jsonl_line, "csv": csv_line, "tsv": csv_line,
+    "sst": sst_line, "semeval": semeval_line, "spert": no_line,
+}
 
 
 def _load(builder: str, path: str, **kwargs) -> datasets.Dataset:

@@ -7,6 +7,7 @@ import difflib
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.tasks.base import Task
+from mtl_nlp.tasks.joint_entity_relation import JointEntityRelation
 from mtl_nlp.tasks.relation_classification import RelationClassification
 from mtl_nlp.tasks.sequence_classification import SequenceClassification
 from mtl_nlp.tasks.token_classification import TokenClassification
@@ -15,6 +16,7 @@ TASK_TYPES: dict[str, type] = {
     "token_classification": TokenClassification,
     "sequence_classification": SequenceClassification,
     "relation_classification": RelationClassification,
+    "joint_entity_relation": JointEntityRelation,
 }
 
 

@@ -40,7 +40,7 @@ class RelationClassification:
     """Direction-aware relation between a head and a tail span given as ``{start, end, type}`` token offsets."""
 
     required_roles = ("tokens", "head", "tail", "label")
-    optional_roles: tuple[str, ...] = ()
+    optional_roles = ("id",)  # kept for answer files such as SemEval's "<id>\t<label>"
     label_role = "label"
 
     def __init__(self, config: TaskConfig) -> None:

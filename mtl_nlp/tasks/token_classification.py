@@ -8,6 +8,7 @@ from transformers import DataCollatorForTokenClassification, PreTrainedTokenizer
 
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import TokenHead
+from mtl_nlp.spans import entity_spans
 from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy
 
 
@@ -38,19 +39,6 @@ def labels_as_iob2(labels: list[str], scheme: str) -> list[str]:
         if scheme == "iob1" and prefix == "I":
             seen.setdefault(f"B-{kind}", None)
     return list(seen)
-
-
-def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
-    """(type, start, end-exclusive) of each entity in an IOB2 sequence."""
-    spans, start, kind = [], None, None
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, this = tag.partition("-")
-        if start is not None and not (prefix == "I" and this == kind):
-            spans.append((kind, start, i))
-            start = None
-        if prefix == "B" or (prefix == "I" and start is None):
-            start, kind = i, this
-    return spans
 
 
 class TokenClassification:
