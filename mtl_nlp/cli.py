@@ -72,6 +72,18 @@ def _input_text(path: str, number: int, line: str) -> str:
     return value["text"]
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from mtl_nlp.scoring import SCORERS
+
+    for path in (args.predictions, args.gold):
+        if not Path(path).is_file():
+            raise DataFormatError("no such file", path=path)
+    scores = SCORERS[args.metric](args.predictions, args.gold)
+    _print_scores({args.metric: scores})
+    print(f"primary ({args.metric}): {100 * scores['primary']:.2f}")
+    return 0
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from mtl_nlp.demo_data import write_demo_data
 
@@ -109,6 +121,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write JSONL here instead of standard output")
     p.add_argument("--tasks", nargs="+", help="only these tasks")
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("score", help="score any system's output files with the official metric")
+    p.add_argument("--metric", required=True, choices=["seqeval", "semeval2010_task8", "conll04"])
+    p.add_argument("predictions", help="CoNLL columns (seqeval), <id>TAB<label> lines (semeval), SpERT JSON (conll04)")
+    p.add_argument("gold", help="the gold file in the same format (SemEval also takes the dataset file itself)")
+    p.set_defaults(func=cmd_score)
     p = sub.add_parser("demo-data", help="write the synthetic demo corpus")
     p.add_argument("out_dir")
     p.add_argument("--seed", type=int, default=0)
@@ -127,9 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]
+    return run_command(lambda: args.func(args))
+
+
+def run_command(body) -> int:
+    """Run a command body with logging set up; config and data errors print as one paragraph and exit 2."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
     try:
-        return args.func(args)
+        return body()
     except (ConfigError, DataFormatError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

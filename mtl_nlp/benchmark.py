@@ -1,0 +1,174 @@
+"""Multi-task versus single-task: the same encoder, hyper-parameters and examples seen per task, over seeds.
+
+Each single-task baseline trains for exactly as many steps as its task got batches in the multi-task run with the
+same seed (the task sampler is deterministic, so that count is known before training), with the same batch size,
+learning rates and warm-up ratio. Finished runs are reused when their recorded config matches, so an interrupted
+benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import platform
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from accelerate.logging import get_logger
+
+from mtl_nlp.config import RunConfig
+
+logger = get_logger(__name__)
+
+
+def task_steps(run: RunConfig, sizes: dict[str, int], seed: int) -> dict[str, int]:
+    """How many batches each task gets in the multi-task run with ``seed`` (replaying its sampler)."""
+    from mtl_nlp.sampling import TaskSampler, task_proportions
+
+    s = run.sampling
+    proportions = task_proportions(sizes, s.type, temperature=s.temperature, weights=s.weights)
+    sampler = TaskSampler(proportions, seed=seed, round_robin=s.type == "round_robin")
+    draws = Counter(next(sampler) for _ in range(run.train.max_steps * run.train.gradient_accumulation_steps))
+    return {name: draws[name] for name in sizes}
+
+
+def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path, single: bool = True) -> list[tuple[str, int, RunConfig]]:
+    """(name, seed, run) for every training the benchmark needs: the multi-task run, then one run per task."""
+    jobs = []
+    for seed in seeds:
+        multi = _variant(run, seed=seed, output_dir=out_dir / "multitask" / f"seed-{seed}")
+        jobs.append(("multitask", seed, multi))
+        if not single:
+            continue
+        evals = max(1, math.ceil(run.train.max_steps / run.train.eval_every))
+        for name, micro_steps in task_steps(run, sizes, seed).items():
+            steps = max(1, micro_steps // run.train.gradient_accumulation_steps)
+            single_run = _variant(run, seed=seed, output_dir=out_dir / f"single-{name}" / f"seed-{seed}")
+            single_run.tasks = [t for t in run.tasks if t.name == name]
+            single_run.train.max_steps = steps
+            single_run.train.eval_every = max(1, math.ceil(steps / evals))
+            single_run.data_dirs = {k: v for k, v in run.data_dirs.items() if k == name}
+            jobs.append((f"single-{name}", seed, single_run))
+    return jobs
+
+
+def _variant(run: RunConfig, *, seed: int, output_dir: Path) -> RunConfig:
+    out = copy.deepcopy(run)
+    out.train.seed = seed
+    out.output_dir = str(output_dir)
+    return out
+
+
+def _comparable(run: RunConfig) -> dict:
+    data = dataclasses.asdict(run)
+    for key in ("output_dir", "path"):
+        data.pop(key)
+    for task in data["tasks"]:
+        task.pop("source")
+    return data
+
+
+def run_or_reuse(job: RunConfig) -> dict:
+    """Train ``job`` unless its output folder already holds a finished run of exactly this config."""
+    from mtl_nlp.trainer import train
+
+    metrics_file = Path(job.output_dir) / "metrics.json"
+    if metrics_file.is_file():
+        summary = json.loads(metrics_file.read_text())
+        recorded = {k: v for k, v in summary["run"].items() if k not in ("output_dir", "path")}
+        if recorded == _comparable(job):
+            logger.info(f"reusing the finished run in {job.output_dir}")
+            return summary
+        raise ValueError(f"{metrics_file} holds a run with another config; remove the folder or choose another --out")
+    train(job)
+    return json.loads(metrics_file.read_text())
+
+
+def trainable_parameters(model_dir: str) -> int:
+    from mtl_nlp.modeling import MultiTaskModel
+
+    model = MultiTaskModel.from_pretrained(model_dir)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(results: dict[str, dict[int, dict]], tasks: list[str], test: bool) -> dict[str, dict]:
+    """Per task: the multi-task and single-task primary metric over seeds (mean, std) and their difference."""
+    out = {}
+    for task in tasks:
+        row = {}
+        for name in ("multitask", f"single-{task}"):
+            if name not in results:
+                continue
+            kind = "multitask" if name == "multitask" else "single"
+            for split in ("dev", "test") if test else ("dev",):
+                values = [r[split][task]["primary"] for r in results[name].values() if task in r.get(split, {})]
+                if values:
+                    row[f"{kind}_{split}"] = mean_std(values)
+            row[f"{kind}_seconds"] = statistics.fmean(r["train_seconds"] for r in results[name].values())
+            row[f"{kind}_tokens_per_second"] = statistics.fmean(r["train_tokens_per_second"] for r in results[name].values())
+            row[f"{kind}_parameters"] = next(iter(results[name].values()))["trainable_parameters"]
+        if "multitask_dev" in row and "single_dev" in row:
+            row["difference_dev"] = row["multitask_dev"][0] - row["single_dev"][0]
+        out[task] = row
+    return out
+
+
+def environment() -> dict:
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return {"device": device, "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def train_sizes(run: RunConfig) -> dict[str, int]:
+    from mtl_nlp.data import load_split
+    from mtl_nlp.tasks import build_task
+
+    return {t.name: len(load_split(t, build_task(t), "train", run.data_dir_for(t.name))) for t in run.tasks}
+
+
+def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str) -> Path:
+    """Train (or reuse) every run of the benchmark, score it, and write results.json, results.md and curves.png."""
+    from mtl_nlp.benchmark_report import markdown_report, plot_curves
+    from mtl_nlp.evaluation import evaluate_model
+
+    sizes = train_sizes(run)
+    results: dict[str, dict[int, dict]] = {}
+    for name, seed, job in plan(run, sizes, seeds, out_dir, single):
+        summary = run_or_reuse(job)
+        record = {
+            "dev": summary["dev"],
+            "history": summary["history"],
+            "best_step": summary["best_step"],
+            "steps": summary["steps"],
+            "train_seconds": summary["train_seconds"],
+            "train_tokens_per_second": summary["train_tokens_per_second"],
+            "trainable_parameters": trainable_parameters(job.output_dir),
+            "output_dir": job.output_dir,
+        }
+        if test_dir:
+            record["test"] = evaluate_model(job.output_dir, data_dir=test_dir, split="test")
+        results.setdefault(name, {})[seed] = record
+    tasks = [t.name for t in run.tasks]
+    report = {
+        "command": command,
+        "run": _comparable(run),
+        "seeds": seeds,
+        "train_sizes": sizes,
+        "task_steps": {seed: task_steps(run, sizes, seed) for seed in seeds},
+        "environment": environment(),
+        "summary": summarise(results, tasks, test=bool(test_dir)),
+        "runs": {name: {str(seed): r for seed, r in by_seed.items()} for name, by_seed in results.items()},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "results.md").write_text(markdown_report(report, {t.name: t.metric for t in run.tasks}))
+    plot_curves(report, run.train.batch_size, out_dir / "curves.png")
+    return out_dir

@@ -1,0 +1,97 @@
+"""The benchmark's Markdown table and learning-curve figure, made from results.json alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+def _cell(value: tuple[float, float] | None, seeds: int) -> str:
+    if value is None:
+        return "–"
+    mean, std = value
+    return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 else f"{100 * mean:.2f}"
+
+
+def _count(n: int | None) -> str:
+    return "–" if n is None else f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}K"
+
+
+def _number(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0f}"
+
+
+def markdown_report(report: dict, metrics: dict[str, str]) -> str:
+    """One row per task: primary metric for multi-task and single-task (mean ± std over seeds), the difference,
+    trainable parameters, training wall time and training tokens per second."""
+    seeds = len(report["seeds"])
+    env = report["environment"]
+    has_test = any("multitask_test" in row for row in report["summary"].values())
+    head = "| task | metric | multi-task dev | single-task dev | Δ dev |"
+    head += " multi-task test | single-task test |" if has_test else ""
+    head += " params multi / single | wall time multi / single (s) | tokens/s multi / single |"
+    lines = [
+        f"Device: {env['device']}, torch {env['torch']} with {env['torch_threads']} threads. Seeds: {report['seeds']}.",
+        "Figures are percentages; Δ is multi-task minus single-task. The multi-task wall time and parameters are",
+        "those of the one model that serves every task.",
+        "",
+        head,
+        "|" + " --- |" * (head.count("|") - 1),
+    ]
+    for task, row in report["summary"].items():
+        diff = row.get("difference_dev")
+        cells = [
+            task, metrics[task], _cell(row.get("multitask_dev"), seeds), _cell(row.get("single_dev"), seeds),
+            f"{100 * diff:+.2f}" if diff is not None else "–",
+        ]
+        if has_test:
+            cells += [_cell(row.get("multitask_test"), seeds), _cell(row.get("single_test"), seeds)]
+        cells += [
+            " / ".join(_count(row.get(f"{kind}_parameters")) for kind in ("multitask", "single")),
+            " / ".join(_number(row.get(f"{kind}_seconds")) for kind in ("multitask", "single")),
+            " / ".join(_number(row.get(f"{kind}_tokens_per_second")) for kind in ("multitask", "single")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Command: `{report['command']}`", ""]
+    return "\n".join(lines)
+
+
+def examples_seen(history_steps: list[int], draws: list[str], task: str, batch_size: int) -> list[int]:
+    """Training examples of ``task`` seen by each evaluation step, from the replayed task sequence."""
+    out = []
+    for step in history_steps:
+        out.append(Counter(draws[:step])[task] * batch_size)
+    return out
+
+
+def plot_curves(report: dict, batch_size: int, path) -> None:
+    """Per task, dev primary metric against that task's examples seen: multi-task and single-task, first seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mtl_nlp.sampling import TaskSampler, task_proportions
+
+    tasks = list(report["summary"])
+    seed = report["seeds"][0]
+    sampling = report["run"]["sampling"]
+    proportions = task_proportions(report["train_sizes"], sampling["type"], temperature=sampling["temperature"], weights=sampling["weights"])
+    sampler = TaskSampler(proportions, seed=seed, round_robin=sampling["type"] == "round_robin")
+    multi = report["runs"].get("multitask", {}).get(str(seed))
+    draws = [next(sampler) for _ in range(multi["steps"] if multi else 0)]
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        if multi:
+            steps = [h["step"] for h in multi["history"]]
+            axis.plot(examples_seen(steps, draws, task, batch_size), [100 * h["dev"][task]["primary"] for h in multi["history"]], "o-", label="multi-task")
+        single = report["runs"].get(f"single-{task}", {}).get(str(seed))
+        if single:
+            axis.plot([h["step"] * batch_size for h in single["history"]], [100 * h["dev"][task]["primary"] for h in single["history"]], "s--", label="single-task")
+        axis.set_title(task)
+        axis.set_xlabel(f"{task} training examples seen")
+        axis.set_ylabel("dev primary metric (%)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

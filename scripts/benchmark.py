@@ -1,0 +1,40 @@
+"""Multi-task run plus one single-task baseline per task under the same budget; writes results.json, results.md and
+curves.png. Example:
+    python scripts/benchmark.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out outputs/benchmark
+"""
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from mtl_nlp.cli import run_command
+from mtl_nlp.validation import validate_run
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="run YAML")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of the run YAML")
+    parser.add_argument("--data-dir", help="folder the task files are relative to (overrides data_dir)")
+    parser.add_argument("--out", default="outputs/benchmark", help="folder for every run and the report")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[13])
+    parser.add_argument("--test-dir", help="also score every model on the tasks' test files, relative to this folder")
+    parser.add_argument("--no-single", action="store_true", help="only the multi-task run")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        from mtl_nlp.benchmark import run_benchmark
+
+        overrides = [*args.overrides, *([f"data_dir={args.data_dir}"] if args.data_dir else [])]
+        run = validate_run(args.run, overrides)
+        command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
+        out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single, command=command)
+        print((out / "results.md").read_text())
+        return 0
+
+    return run_command(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

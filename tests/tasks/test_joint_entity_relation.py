@@ -1,0 +1,71 @@
+import json
+
+import torch
+
+from conftest import ASSETS
+from mtl_nlp.config import TaskConfig
+from mtl_nlp.heads import EntityPairHead
+from mtl_nlp.readers import read_spert
+from mtl_nlp.tasks.base import IGNORE_INDEX
+from mtl_nlp.tasks.joint_entity_relation import JointEntityRelation
+
+CONFIG = TaskConfig(
+    name="conll04", type="joint_entity_relation", format="spert", files={"train": "x"},
+    entity_types=["Loc", "Org", "Peop"], labels=["none", "Work_For", "OrgBased_In"], negative_label="none", metric="conll04",
+)
+
+
+def _batch(tokenizer):
+    task = JointEntityRelation(CONFIG)
+    raw = read_spert(str(ASSETS / "spert_sample.json"), {"tokens": "tokens", "entities": "entities", "relations": "relations"})
+    encoded = task.preprocess(raw[:], tokenizer)
+    rows = [{k: v[i] for k, v in encoded.items() if k != "lost"} for i in range(len(raw))]
+    return task, raw, encoded, task.collator(tokenizer)(rows)
+
+
+def test_gold_pairs_cover_every_ordered_entity_pair(tiny_tokenizer):
+    task, _, encoded, _ = _batch(tiny_tokenizer)
+    assert len(encoded["pair_spans"][0]) == 6 and encoded["pair_spans"][1] == []
+    labels = dict(zip(map(tuple, encoded["pair_spans"][0]), encoded["pair_labels"][0]))
+    pieces = tiny_tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
+    work_for = [span for span, label in labels.items() if label == 1]
+    assert len(work_for) == 1 and pieces[work_for[0][0] : work_for[0][1]] == ["john", "smith"]
+    assert pieces[work_for[0][2] : work_for[0][3]] == ["acme"]
+    assert sorted(labels.values()) == [0, 0, 0, 0, 1, 2] and encoded["lost"] == [0, 0]
+
+
+def test_collator_pads_pairs_with_ignored_labels(tiny_tokenizer):
+    _, _, _, batch = _batch(tiny_tokenizer)
+    assert batch["pair_spans"].shape == (2, 6, 4) and (batch["labels"]["pairs"][1] == IGNORE_INDEX).all()
+    assert batch["word_starts"][1].tolist()[-1] == -2  # padding words, not words cut by max_length
+    assert batch["labels"]["tags"].shape == batch["input_ids"].shape
+
+
+def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenizer):
+    task, raw, _, batch = _batch(tiny_tokenizer)
+    head = task.head(hidden_size=8)
+    hidden = torch.randn(*batch["input_ids"].shape, 8)
+    token_logits, pair_logits, pairs = head(hidden, batch)
+    assert pair_logits.shape == (2, 6, 3) and pairs is None
+    loss = task.loss((token_logits, pair_logits, pairs), batch["labels"])
+    loss.backward()
+    assert torch.isfinite(loss) and head.dense.weight.grad is not None
+
+    head.eval()
+    with torch.no_grad():
+        head.tagger.weight.zero_()
+        head.tagger.bias.copy_(torch.tensor([-1.0, 1.0, -1.0, -1.0, -1.0, -1.0, -1.0]))  # every word B-Loc
+    output = head(hidden, batch)
+    predicted = [json.loads(x) for x in task.decode(output, batch)]
+    assert [e[2] for e in predicted[0]["entities"]] == ["Loc"] * 8 and len(output[2][0]) == 8 * 7
+    assert all(r[-1] in ("Work_For", "OrgBased_In") for r in predicted[0]["relations"])
+    assert json.loads(task.references(raw[:])[0])["relations"][0] == [0, 2, "Peop", 4, 5, "Org", "Work_For"]
+
+
+def test_pair_states_pool_head_tail_and_gap():
+    hidden = torch.arange(6, dtype=torch.float).view(1, 6, 1)
+    spans = torch.tensor([[[1, 2, 4, 6], [4, 6, 1, 2], [1, 2, 2, 3]]])
+    states = EntityPairHead._pair_states(hidden, spans)
+    assert states[0, 0].tolist() == [1.0, 5.0, 3.0]  # head max, tail max, gap (positions 2..3) max
+    assert states[0, 1].tolist() == [5.0, 1.0, 3.0]  # reversed direction: same gap
+    assert states[0, 2].tolist() == [1.0, 2.0, 0.0]  # adjacent spans: empty gap reads zeros

@@ -1,0 +1,33 @@
+import json
+
+from mtl_nlp.benchmark import plan, task_steps
+from mtl_nlp.validation import validate_run
+from scripts_loader import benchmark_main
+
+
+def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path):
+    run = validate_run(tiny_run(sampling={"type": "temperature", "temperature": 2.0}, train={"max_steps": 40, "eval_every": 10}))
+    sizes = {"demo_ner": 100, "demo_relation": 50, "demo_sentiment": 25}
+    steps = task_steps(run, sizes, seed=5)
+    assert sum(steps.values()) == 40 and steps == task_steps(run, sizes, seed=5)
+    jobs = plan(run, sizes, [5], tmp_path)
+    assert [name for name, _, _ in jobs] == ["multitask", "single-demo_ner", "single-demo_relation", "single-demo_sentiment"]
+    for name, seed, job in jobs[1:]:
+        task = name.removeprefix("single-")
+        assert [t.name for t in job.tasks] == [task] and job.train.max_steps == steps[task] and job.train.seed == 5
+        assert job.train.learning_rate == run.train.learning_rate and job.train.batch_size == run.train.batch_size
+
+
+def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp_path, capsys):
+    run = tiny_run(train={"max_steps": 6, "eval_every": 3})
+    out = tmp_path / "bench"
+    assert benchmark_main([str(run), "--out", str(out), "--seeds", "1", "2"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["runs"]) == {"multitask", "single-demo_ner", "single-demo_relation", "single-demo_sentiment"}
+    row = results["summary"]["demo_sentiment"]
+    assert len(row["multitask_dev"]) == 2 and "difference_dev" in row and row["multitask_parameters"] > row["single_parameters"]
+    table = (out / "results.md").read_text()
+    assert "| demo_ner | seqeval |" in table and "±" in table and (out / "curves.png").stat().st_size > 1000
+    before = (out / "multitask" / "seed-1" / "model.safetensors").stat().st_mtime
+    assert benchmark_main([str(run), "--out", str(out), "--seeds", "1", "--no-single"]) == 0
+    assert (out / "multitask" / "seed-1" / "model.safetensors").stat().st_mtime == before
