@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
     parser.add_argument("--test-dir", help="also score every model on the tasks' test files, relative to this folder")
     parser.add_argument("--no-single", action="store_true", help="only the multi-task run")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
     def body() -> int:
         from mtl_nlp.benchmark import run_benchmark

@@ -1,4 +1,4 @@
-"""Thin wrapper: `python scripts/evaluate.py ...` is `mtl-nlp evaluate ...`."""
+"""Thin wrapper: `python scripts/evaluate_model.py ...` is `mtl-nlp evaluate ...`."""
 
 import sys
 
