@@ -154,7 +154,8 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
             "output_dir": job.output_dir,
         }
         if test_dir:
-            record["test"] = evaluate_model(job.output_dir, data_dir=test_dir, split="test")
+            answers = Path(job.output_dir) / "test_predictions"
+            record["test"] = evaluate_model(job.output_dir, data_dir=test_dir, split="test", predictions_dir=str(answers))
         results.setdefault(name, {})[seed] = record
     tasks = [t.name for t in run.tasks]
     report = {

@@ -39,7 +39,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mtl_nlp.evaluation import evaluate_model
 
-    results = evaluate_model(args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks)
+    results = evaluate_model(
+        args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks, predictions_dir=args.predictions
+    )
     _print_scores(results)
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
@@ -113,6 +115,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--tasks", nargs="+", help="only these tasks")
     p.add_argument("--output", help="write the scores as JSON here")
+    p.add_argument("--predictions", help="folder for prediction files in each benchmark's answer format")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="run a saved model on raw text")
     p.add_argument("model_dir")

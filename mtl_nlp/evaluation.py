@@ -53,26 +53,38 @@ def mean_primary(results: dict[str, dict]) -> float:
     return sum(r["primary"] for r in results.values()) / max(len(results), 1)
 
 
-def evaluate_model(model_dir: str, *, data_dir: str, split: str = "dev", tasks: list[str] | None = None) -> dict[str, dict]:
-    """Score a saved model folder on one split of its own tasks (their configs travel inside config.json)."""
+def evaluate_model(
+    model_dir: str, *, data_dir: str, split: str = "dev", tasks: list[str] | None = None, predictions_dir: str | None = None
+) -> dict[str, dict]:
+    """Score a saved model folder on one split of its own tasks (their configs travel inside config.json).
+
+    With ``predictions_dir``, each task's predictions are also written in its benchmark's answer format.
+    """
+    from pathlib import Path
+
     from transformers import AutoTokenizer
 
+    from mtl_nlp.answers import write_predictions
     from mtl_nlp.data import load_split, make_loader, tokenize
     from mtl_nlp.modeling import MultiTaskModel
     from mtl_nlp.tasks import build_task
 
     accelerator = Accelerator()
-    model = MultiTaskModel.from_pretrained(model_dir)
+    model = accelerator.prepare(MultiTaskModel.from_pretrained(model_dir)).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    built, loaders, references = {}, {}, {}
-    for config in model.config.task_configs():
+    results = {}
+    for config in accelerator.unwrap_model(model).config.task_configs():
         if tasks and config.name not in tasks:
             continue
         task = build_task(config)
         raw = load_split(config, task, split, data_dir)
         if raw is None:
             continue
-        built[config.name], references[config.name] = task, task.references(raw[:])
         ds = tokenize(raw, task, tokenizer, f"{config.name}/{split}")
-        loaders[config.name] = accelerator.prepare(make_loader(ds, task, tokenizer, batch_size=64, shuffle=False, seed=0))
-    return evaluate_tasks(accelerator.prepare(model), built, loaders, references, accelerator)
+        loader = accelerator.prepare(make_loader(ds, task, tokenizer, batch_size=64, shuffle=False, seed=0))
+        references = task.references(raw[:])
+        predictions = [pad_to(p, r) for p, r in zip(predict_task(model, config.name, task, loader, accelerator), references)]
+        results[config.name] = metrics.compute(config.metric, predictions, references, labels=task.labels, negative_label=config.negative_label)
+        if predictions_dir and accelerator.is_main_process:
+            write_predictions(config.type, config.name, split, raw, predictions, Path(predictions_dir))
+    return results

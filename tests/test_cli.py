@@ -48,10 +48,18 @@ def test_train_evaluate_predict_round_trip(tiny_run, demo_dir, tmp_path, capsys)
     printed = capsys.readouterr().out
     assert "demo_ner: precision" in printed and "demo_sentiment: accuracy" in printed
 
-    assert main(["evaluate", str(out), "--data-dir", str(demo_dir), "--output", str(tmp_path / "eval.json")]) == 0
+    answers = tmp_path / "answers"
+    args = ["evaluate", str(out), "--data-dir", str(demo_dir), "--output", str(tmp_path / "eval.json"), "--predictions", str(answers)]
+    assert main(args) == 0
     evaluated = json.loads((tmp_path / "eval.json").read_text())
     for task, scores in summary["dev"].items():
         assert evaluated[task]["primary"] == pytest.approx(scores["primary"]), task
+    relation_answers = (answers / "demo_relation.dev.answers.txt").read_text().splitlines()
+    assert len(relation_answers) == 16 and relation_answers[0].startswith("1\t")
+    ner_lines = (answers / "demo_ner.dev.conll.txt").read_text().split("\n\n")[0].splitlines()
+    assert len(ner_lines[0].split()) == 3 and (answers / "demo_sentiment.dev.tsv").exists()
+    rescored = main(["score", "--metric", "seqeval", str(answers / "demo_ner.dev.conll.txt"), str(demo_dir / "ner" / "dev.txt")])
+    assert rescored == 0 and f"primary (seqeval): {100 * evaluated['demo_ner']['primary']:.2f}" in capsys.readouterr().out
 
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"text": "Anna Smith works for <e1:PER>Anna</e1> <e2:ORG>Globex</e2> ."}\n{"text": "A great film ."}\n')
