@@ -149,6 +149,7 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
             "best_step": summary["best_step"],
             "steps": summary["steps"],
             "train_seconds": summary["train_seconds"],
+            "eval_seconds": summary.get("eval_seconds"),
             "train_tokens_per_second": summary["train_tokens_per_second"],
             "trainable_parameters": trainable_parameters(job.output_dir),
             "output_dir": job.output_dir,

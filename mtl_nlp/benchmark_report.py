@@ -28,11 +28,11 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
     has_test = any("multitask_test" in row for row in report["summary"].values())
     head = "| task | metric | multi-task dev | single-task dev | Δ dev |"
     head += " multi-task test | single-task test |" if has_test else ""
-    head += " params multi / single | wall time multi / single (s) | tokens/s multi / single |"
+    head += " params multi / single | training time multi / single (s) | training tokens/s multi / single |"
     lines = [
         f"Device: {env['device']}, torch {env['torch']} with {env['torch_threads']} threads. Seeds: {report['seeds']}.",
-        "Figures are percentages; Δ is multi-task minus single-task. The multi-task wall time and parameters are",
-        "those of the one model that serves every task.",
+        "Figures are percentages; Δ is multi-task minus single-task. The multi-task training time (wall clock,",
+        "evaluation excluded) and parameters are those of the one model that serves every task.",
         "",
         head,
         "|" + " --- |" * (head.count("|") - 1),

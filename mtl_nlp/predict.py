@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from mtl_nlp.modeling import MultiTaskModel
-from mtl_nlp.tasks import build_task
 from mtl_nlp.spans import entity_spans
+from mtl_nlp.tasks import build_task
 from mtl_nlp.text import parse_marked, words
 
 

@@ -13,7 +13,6 @@ import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
@@ -134,6 +133,20 @@ def _sampler(run: RunConfig, data: dict[str, TaskData]) -> TaskSampler:
     return TaskSampler(proportions, seed=run.train.seed, round_robin=s.type == "round_robin")
 
 
+def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData]):
+    """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``."""
+    t = run.train
+    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay)
+    n = accelerator.num_processes  # the prepared scheduler steps once per process
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
+    train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer)
+    names, dev_names = list(train_loaders), list(dev_loaders)
+    prepared = accelerator.prepare(model, optimizer, scheduler, *train_loaders.values(), *dev_loaders.values())
+    train_loaders = dict(zip(names, prepared[3 : 3 + len(names)]))
+    dev_loaders = dict(zip(dev_names, prepared[3 + len(names) :]))
+    return (*prepared[:3], train_loaders, dev_loaders)
+
+
 def fit(
     run: RunConfig,
     accelerator: Accelerator,
@@ -144,22 +157,13 @@ def fit(
 ) -> Path:
     """The loop itself, on an already built model (updated in place): train, evaluate, keep the best, report."""
     t, output_dir = run.train, Path(run.output_dir)
-    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay)
-    n = accelerator.num_processes  # the prepared scheduler steps once per process
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
-    train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer)
-    names = list(train_loaders)
-    prepared = accelerator.prepare(model, optimizer, scheduler, *train_loaders.values(), *dev_loaders.values())
-    model, optimizer, scheduler = prepared[:3]
-    train_loaders = dict(zip(names, prepared[3 : 3 + len(names)]))
-    dev_loaders = dict(zip(dev_loaders, prepared[3 + len(names) :]))
+    model, optimizer, scheduler, train_loaders, dev_loaders = _prepare(run, accelerator, model, tokenizer, tasks, data)
     references = {name: data[name].dev_references for name in dev_loaders}
     accelerator.init_trackers("mtl_nlp", config=_flat_hparams(run))
-
     sampler, meter, history = _sampler(run, data), LossMeter(), []
     best = {"score": float("-inf"), "step": 0, "metrics": {}}
     progress = tqdm(total=t.max_steps, disable=not accelerator.is_local_main_process, desc="training")
-    step, tokens, started = 0, 0, time.perf_counter()
+    step, tokens, eval_seconds, started = 0, 0, 0.0, time.perf_counter()
     model.train()
     for task, batch in interleave(train_loaders, sampler, t.max_steps * t.gradient_accumulation_steps):
         with accelerator.accumulate(model):
@@ -180,23 +184,26 @@ def fit(
         if step % t.log_every == 0:
             accelerator.log({**meter.pop(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
         if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
+            eval_started = time.perf_counter()
             results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
             _log_eval(accelerator, results, step, history)
             if mean_primary(results) > best["score"]:
                 best = {"score": mean_primary(results), "step": step, "metrics": results}
                 save_model(model, tokenizer, accelerator, output_dir)
+            eval_seconds += time.perf_counter() - eval_started
     progress.close()
-    elapsed = time.perf_counter() - started
     if not dev_loaders:
         save_model(model, tokenizer, accelerator, output_dir)
+    train_seconds = time.perf_counter() - started - eval_seconds
     summary = {
         "best_step": best["step"],
         "best_mean_primary": best["score"] if dev_loaders else None,
         "dev": best["metrics"],
         "final_dev": history[-1]["dev"] if history else {},
         "history": history,
-        "train_seconds": elapsed,
-        "train_tokens_per_second": tokens * accelerator.num_processes / elapsed,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "train_tokens_per_second": tokens * accelerator.num_processes / train_seconds,
         "steps": step,
         "run": _plain_run(run),
     }

@@ -12,7 +12,7 @@ def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path
     assert sum(steps.values()) == 40 and steps == task_steps(run, sizes, seed=5)
     jobs = plan(run, sizes, [5], tmp_path)
     assert [name for name, _, _ in jobs] == ["multitask", "single-demo_ner", "single-demo_relation", "single-demo_sentiment"]
-    for name, seed, job in jobs[1:]:
+    for name, _seed, job in jobs[1:]:
         task = name.removeprefix("single-")
         assert [t.name for t in job.tasks] == [task] and job.train.max_steps == steps[task] and job.train.seed == 5
         assert job.train.learning_rate == run.train.learning_rate and job.train.batch_size == run.train.batch_size

@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import EntityPairHead, predicted_entities
-from mtl_nlp.spans import entity_spans, subword_span
+from mtl_nlp.spans import subword_span
 from mtl_nlp.tasks.base import IGNORE_INDEX
 
 

@@ -1,7 +1,6 @@
 import torch
 
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.encoders import add_special_tokens
 from mtl_nlp.heads import SpanPairHead
 from mtl_nlp.tasks.relation_classification import RelationClassification, insert_markers
 

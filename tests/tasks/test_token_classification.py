@@ -1,6 +1,6 @@
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.tasks.base import IGNORE_INDEX
 from mtl_nlp.spans import entity_spans
+from mtl_nlp.tasks.base import IGNORE_INDEX
 from mtl_nlp.tasks.token_classification import TokenClassification, labels_as_iob2, to_iob2
 
 
