@@ -11,17 +11,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import math
 import platform
 import statistics
 from collections import Counter
 from pathlib import Path
 
-from accelerate.logging import get_logger
-
 from mtl_nlp.config import RunConfig
 
-logger = get_logger(__name__)
+logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs reused from disk)
 
 
 def task_steps(run: RunConfig, sizes: dict[str, int], seed: int) -> dict[str, int]:

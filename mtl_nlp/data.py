@@ -6,11 +6,12 @@ line; tokenization runs once through ``datasets.map`` (cached next to the Arrow 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import datasets
 import torch
-from accelerate.logging import get_logger
+from accelerate import PartialState
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
@@ -19,7 +20,9 @@ from mtl_nlp.errors import ConfigError, DataFormatError
 from mtl_nlp.readers import LINE_OF, READERS, conll_line
 from mtl_nlp.tasks import Task
 
-logger = get_logger(__name__)
+# A plain logger: data preparation also runs outside any Accelerator (predict, evaluate, scripts); the main-process
+# check below keeps a multi-process run from printing the same count once per process.
+logger = logging.getLogger(__name__)
 HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
 
@@ -104,11 +107,10 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
         task.preprocess, batched=True, fn_kwargs={"tokenizer": tokenizer}, remove_columns=ds.column_names, desc=what
     )
     lost = sum(out["lost"])
-    if lost:
+    if lost and PartialState().is_main_process:
         logger.warning(
             f"{what}: {lost} gold unit(s) (entities, marked spans or texts) cut by max_length="
-            f"{task.config.max_length}; raise the task's max_length to keep them",
-            main_process_only=True,
+            f"{task.config.max_length}; raise the task's max_length to keep them"
         )
     return out.remove_columns("lost")
 

@@ -36,3 +36,11 @@ def test_entities_cut_by_max_length_are_counted_in_the_log(tmp_path, tiny_tokeni
         out = tokenize(raw, task, tiny_tokenizer, "ner/train")
     assert "ner/train: 1 gold unit(s)" in caplog.text and "max_length=8" in caplog.text
     assert "lost" not in out.column_names and len(out[0]["input_ids"]) == 8
+
+
+def test_hub_dataset_offline_says_to_use_local_files(tmp_path):
+    from mtl_nlp.errors import ConfigError
+
+    config = TaskConfig(name="ner", type="token_classification", hub="conll2003", labels=["O"], metric="seqeval")
+    with pytest.raises(ConfigError, match=r"could not load Hub dataset 'conll2003' split 'train'.*give local files"):
+        load_split(config, build_task(config), "train", tmp_path)

@@ -1,3 +1,5 @@
+import copy
+
 import torch
 
 from mtl_nlp.config import TaskConfig
@@ -22,9 +24,7 @@ def test_markers_wrap_both_spans_in_either_order():
 
 def test_head_and_tail_indices_point_at_the_opening_markers(tiny_tokenizer):
     task = _task()
-    import copy
-
-    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer = copy.deepcopy(tiny_tokenizer)  # the fixture is shared by the session: add markers to a copy
     tokenizer.add_special_tokens({"additional_special_tokens": task.special_tokens()})
     batch = {"tokens": [["acme", "hired", "john"]], "head": [{"start": 2, "end": 3, "type": "PER"}],
              "tail": [{"start": 0, "end": 1, "type": "ORG"}], "label": ["works_for"]}
