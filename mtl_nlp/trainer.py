@@ -36,21 +36,28 @@ class TaskData:
     dev_references: list = field(default_factory=list)
 
 
+def read_data(run: RunConfig, tasks: dict[str, Task]) -> dict[str, tuple]:
+    """Read and check every task's train and dev splits: bad data fails here, before any model loads."""
+    raw = {}
+    for name, task in tasks.items():
+        config = run.task(name)
+        raw[name] = (load_split(config, task, "train", run.data_dir_for(name)), load_split(config, task, "dev", run.data_dir_for(name)))
+        logger.info(f"{name}: {len(raw[name][0])} train, {0 if raw[name][1] is None else len(raw[name][1])} dev examples")
+    return raw
+
+
 def prepare_data(
-    run: RunConfig, tasks: dict[str, Task], tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator
+    raw: dict[str, tuple], tasks: dict[str, Task], tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator
 ) -> dict[str, TaskData]:
-    """Read, check and tokenize every task's train and dev splits (the main process first, so the cache is shared)."""
+    """Tokenize every task's splits (the main process first, so the others read its cache)."""
     out = {}
     with accelerator.main_process_first():
-        for name, task in tasks.items():
-            config = run.task(name)
-            train_raw = load_split(config, task, "train", run.data_dir_for(name))
-            dev_raw = load_split(config, task, "dev", run.data_dir_for(name))
+        for name, (train_raw, dev_raw) in raw.items():
+            task = tasks[name]
             data = TaskData(train=tokenize(train_raw, task, tokenizer, f"{name}/train"))
             if dev_raw is not None:
                 data.dev = tokenize(dev_raw, task, tokenizer, f"{name}/dev")
                 data.dev_references = task.references(dev_raw[:])
-            logger.info(f"{name}: {len(train_raw)} train, {0 if dev_raw is None else len(dev_raw)} dev examples")
             out[name] = data
     return out
 
@@ -106,10 +113,11 @@ def train(run: RunConfig) -> Path:
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(run.train.seed)
-    encoder, tokenizer = load_encoder(run.encoder)
     tasks = {t.name: build_task(t) for t in run.tasks}
+    raw = read_data(run, tasks)
+    encoder, tokenizer = load_encoder(run.encoder)
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
-    data = prepare_data(run, tasks, tokenizer, accelerator)
+    data = prepare_data(raw, tasks, tokenizer, accelerator)
     model = MultiTaskModel.from_encoder(encoder, run.tasks)
     return fit(run, accelerator, model, tokenizer, tasks, data)
 

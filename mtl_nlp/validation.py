@@ -55,7 +55,12 @@ def _column_problems(task: TaskConfig, bad) -> list[Problem]:
 def validate_run(path: str | Path, overrides: list[str] = (), *, check_files: bool = True) -> RunConfig:
     """Load a run and raise one ConfigError listing every problem in it and its task files."""
     run, problems = load_run(path, overrides)
+    missing_dirs = {run.data_dir_for(t.name) for t in run.tasks if t.files and not Path(run.data_dir_for(t.name)).is_dir()}
+    for folder in sorted(missing_dirs) if check_files else []:
+        problems.append(Problem(run.path, None, "data_dir", f"folder {folder!r} does not exist; pass --data-dir DIR "
+                                "(for the demo, write the data first: mtl-nlp demo-data demo_data)"))
     for task in run.tasks:
-        problems += task_problems(task, run.data_dir_for(task.name) if check_files else None)
+        folder = run.data_dir_for(task.name)
+        problems += task_problems(task, folder if check_files and folder not in missing_dirs else None)
     raise_problems(problems, f"run {path}")
     return run

@@ -6,7 +6,7 @@ from accelerate import Accelerator
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.tasks import build_task
-from mtl_nlp.trainer import fit, make_optimizer, prepare_data
+from mtl_nlp.trainer import fit, make_optimizer, prepare_data, read_data
 from mtl_nlp.validation import validate_run
 
 
@@ -16,7 +16,7 @@ def test_two_steps_change_every_trainable_parameter(tiny_run):
     accelerator = Accelerator(cpu=True)
     encoder, tokenizer = load_encoder(run.encoder)
     tasks = {t.name: build_task(t) for t in run.tasks}
-    data = prepare_data(run, tasks, tokenizer, accelerator)
+    data = prepare_data(read_data(run, tasks), tasks, tokenizer, accelerator)
     model = MultiTaskModel.from_encoder(encoder, run.tasks)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     out = fit(run, accelerator, model, tokenizer, tasks, data)
