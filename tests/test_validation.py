@@ -28,7 +28,14 @@ def test_misspelt_task_type_names_file_line_and_the_fix(tmp_path):
     assert f"{tmp_path / 'ner.yaml'}:2 type: unknown task type 'token_clasification'; did you mean 'token_classification'?" in message
 
 
+def test_missing_data_folder_is_one_problem_with_the_demo_hint(tmp_path):
+    message = _validate(tmp_path, NER.replace("token_clasification", "token_classification"))
+    assert "1 problem(s)" in message and f"data_dir: folder '{tmp_path / 'data'}' does not exist" in message
+    assert "mtl-nlp demo-data demo_data" in message
+
+
 def test_missing_data_file_is_reported_before_any_model_loads(tmp_path):
+    (tmp_path / "data").mkdir()
     message = _validate(tmp_path, NER.replace("token_clasification", "token_classification"))
     assert f"ner.yaml:4 files.train: file {tmp_path / 'data' / 'ner/train.txt'} does not exist" in message
     assert "pass --data-dir" in message
