@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 
 from mtl_nlp.modeling import MultiTaskModel
@@ -41,21 +43,36 @@ class Predictor:
         batch = task.collator(self.tokenizer)(features)
         logits = self.model(task=name, **batch).logits
         decoded = task.decode(logits, batch)
-        probabilities = logits.float().softmax(-1)
-        answers = []
-        for i, (row, prediction) in enumerate(zip(rows, decoded)):
-            if task.label_role == "tags":
-                tokens = columns["tokens"][i]
-                ents = [{"type": k, "start": s, "end": e, "text": " ".join(tokens[s:e])} for k, s, e in entity_spans(prediction)]
-                answers.append((row, {"entities": ents}))
-            else:
-                answers.append((row, {"label": prediction, "score": round(float(probabilities[i].max()), 4)}))
-        return answers
+        return [(row, _answer(task, columns, i, prediction, logits)) for i, (row, prediction) in enumerate(zip(rows, decoded))]
+
+
+def _answer(task, columns: dict[str, list], i: int, prediction, logits) -> dict:
+    """One task's answer for one text: entities (with their words), entities and relations, or a scored label."""
+    if task.label_role == "tags":
+        tokens = columns["tokens"][i]
+        return {"entities": [_entity(tokens, s, e, k) for k, s, e in entity_spans(prediction)]}
+    if "entities" in task.required_roles:
+        tokens, found = columns["tokens"][i], json.loads(prediction)
+        return {
+            "entities": [_entity(tokens, s, e, k) for s, e, k in found["entities"]],
+            "relations": [
+                {"type": r[6], "head": _entity(tokens, *r[0:3]), "tail": _entity(tokens, *r[3:6])} for r in found["relations"]
+            ],
+        }
+    return {"label": prediction, "score": round(float(logits[i].float().softmax(-1).max()), 4)}
+
+
+def _entity(tokens: list[str], start: int, end: int, kind: str) -> dict:
+    return {"type": kind, "start": start, "end": end, "text": " ".join(tokens[start:end])}
 
 
 def _rows_for(task, texts: list[str]) -> tuple[list[int], dict[str, list]]:
     """The task's input columns for the texts it can read, with placeholder labels (decode ignores them)."""
     placeholder = task.labels[0]
+    if "entities" in task.required_roles:  # joint extraction: the entities are what it predicts
+        tokens = [words(t) for t in texts]
+        keep = [i for i, t in enumerate(tokens) if t]
+        return keep, {"tokens": [tokens[i] for i in keep], "entities": [[] for _ in keep], "relations": [[] for _ in keep]}
     if task.label_role == "tags":
         tokens = [words(t) for t in texts]
         keep = [i for i, t in enumerate(tokens) if t]

@@ -69,3 +69,19 @@ def test_pair_states_pool_head_tail_and_gap():
     assert states[0, 0].tolist() == [1.0, 5.0, 3.0]  # head max, tail max, gap (positions 2..3) max
     assert states[0, 1].tolist() == [5.0, 1.0, 3.0]  # reversed direction: same gap
     assert states[0, 2].tolist() == [1.0, 2.0, 0.0]  # adjacent spans: empty gap reads zeros
+
+
+def test_predictor_returns_entities_and_relations(tiny_encoder_dir, tmp_path):
+    from mtl_nlp.encoders import load_encoder
+    from mtl_nlp.modeling import MultiTaskModel
+    from mtl_nlp.predict import Predictor
+
+    encoder, tokenizer = load_encoder(str(tiny_encoder_dir))
+    model = MultiTaskModel.from_encoder(encoder, [CONFIG])
+    with torch.no_grad():  # tag every word B-Peop so there are entities and pairs to classify
+        model.heads["conll04"].tagger.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0]))
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    answer = Predictor(str(tmp_path))(["John works for Acme ."])[0]["conll04"]
+    assert [e["text"] for e in answer["entities"]] == ["John", "works", "for", "Acme", "."]
+    assert all(r["type"] in CONFIG.labels[1:] and r["head"]["type"] == "Peop" for r in answer["relations"])
