@@ -274,11 +274,12 @@ def load_task(path: Path, problems: list[Problem]) -> TaskConfig:
 
 
 def find_task_file(name: str, run_path: Path) -> Path:
-    """A task is a path to a YAML or a name looked up beside the run file and in its parent (``task_configs/``)."""
+    """A task is a path to a YAML or a name looked up in the run folder's parent (``task_configs/`` for a run in
+    ``task_configs/runs/``), then beside the run file; a run is never taken for a task of the same name."""
     if name.endswith((".yaml", ".yml")):
         candidate = Path(name)
         return candidate if candidate.is_absolute() or candidate.exists() else run_path.parent / name
-    for folder in (run_path.parent, run_path.parent.parent):
+    for folder in (run_path.parent.parent, run_path.parent):
         candidate = folder / f"{name}.yaml"
         if candidate.is_file() and candidate.resolve() != run_path.resolve():
             return candidate
