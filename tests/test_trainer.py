@@ -42,3 +42,11 @@ def test_marker_tokens_grow_the_embeddings(tiny_encoder_dir):
     size = len(tokenizer)
     assert add_special_tokens(tokenizer, encoder, ["[E1]", "[/E1]"]) == 2
     assert encoder.get_input_embeddings().weight.shape[0] == size + 2
+
+
+def test_gradient_accumulation_counts_optimizer_steps(tiny_run):
+    from mtl_nlp.trainer import train
+
+    run = validate_run(tiny_run(train={"max_steps": 3, "eval_every": 3, "gradient_accumulation_steps": 2}))
+    summary = json.loads((train(run) / "metrics.json").read_text())
+    assert summary["steps"] == 3 and summary["best_step"] == 3 and summary["eval_seconds"] > 0
