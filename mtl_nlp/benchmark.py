@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from mtl_nlp.config import RunConfig
+from mtl_nlp.errors import ConfigError
 
 logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs reused from disk)
 
@@ -81,7 +82,7 @@ def run_or_reuse(job: RunConfig) -> dict:
         if recorded == _comparable(job):
             logger.info(f"reusing the finished run in {job.output_dir}")
             return summary
-        raise ValueError(f"{metrics_file} holds a run with another config; remove the folder or choose another --out")
+        raise ConfigError(f"{metrics_file} holds a run with another config; remove that folder or choose another --out")
     train(job)
     return json.loads(metrics_file.read_text())
 
