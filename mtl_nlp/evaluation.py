@@ -28,6 +28,15 @@ def predict_task(model: nn.Module, task_name: str, task: Task, loader: DataLoade
     return out
 
 
+def score_task(model: nn.Module, name: str, task: Task, loader: DataLoader, references: list, accelerator: Accelerator):
+    """(scores, predictions) of one task on one split; the one place predictions meet the metric."""
+    predictions = [pad_to(p, r) for p, r in zip(predict_task(model, name, task, loader, accelerator), references)]
+    scores = metrics.compute(
+        task.config.metric, predictions, references, labels=task.labels, negative_label=task.config.negative_label
+    )
+    return scores, predictions
+
+
 def evaluate_tasks(
     model: nn.Module,
     tasks: dict[str, Task],
@@ -39,11 +48,7 @@ def evaluate_tasks(
     model.eval()
     results = {}
     for name, loader in loaders.items():
-        task = tasks[name]
-        predictions = [pad_to(p, r) for p, r in zip(predict_task(model, name, task, loader, accelerator), references[name])]
-        results[name] = metrics.compute(
-            task.config.metric, predictions, references[name], labels=task.labels, negative_label=task.config.negative_label
-        )
+        results[name], _ = score_task(model, name, tasks[name], loader, references[name], accelerator)
     model.train()
     return results
 
@@ -82,9 +87,7 @@ def evaluate_model(
             continue
         ds = tokenize(raw, task, tokenizer, f"{config.name}/{split}")
         loader = accelerator.prepare(make_loader(ds, task, tokenizer, batch_size=64, shuffle=False, seed=0))
-        references = task.references(raw[:])
-        predictions = [pad_to(p, r) for p, r in zip(predict_task(model, config.name, task, loader, accelerator), references)]
-        results[config.name] = metrics.compute(config.metric, predictions, references, labels=task.labels, negative_label=config.negative_label)
+        results[config.name], predictions = score_task(model, config.name, task, loader, task.references(raw[:]), accelerator)
         if predictions_dir and accelerator.is_main_process:
             write_predictions(config.type, config.name, split, raw, predictions, Path(predictions_dir))
     return results

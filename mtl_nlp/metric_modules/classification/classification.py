@@ -1,17 +1,17 @@
 """Accuracy and macro-F1 over the task's label list, for sequence classification."""
 
-import datasets
 import evaluate
 from sklearn.metrics import accuracy_score, f1_score
+
+from mtl_nlp.metric_modules import label_pair_info
 
 
 class Classification(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="",
-            inputs_description="predictions and references: label strings; labels: the task's label list.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+        return label_pair_info(
+            __doc__,
+            "",
+            "predictions and references: label strings; labels: the task's label list.",
         )
 
     def _compute(self, predictions, references, labels=None):

@@ -4,18 +4,18 @@ A prediction of a positive label counts toward precision, a gold positive label 
 negative label for a gold relation is a miss, and the reverse a false alarm. Directed labels are distinct labels.
 """
 
-import datasets
 import evaluate
 from sklearn.metrics import precision_recall_fscore_support
+
+from mtl_nlp.metric_modules import label_pair_info
 
 
 class RelationF1(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="",
-            inputs_description="predictions, references: label strings; labels: the label list; negative_label.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+        return label_pair_info(
+            __doc__,
+            "",
+            "predictions, references: label strings; labels: the label list; negative_label.",
         )
 
     def _compute(self, predictions, references, labels=None, negative_label=None):

@@ -10,8 +10,9 @@ relation types present in the gold answers, Other left out. Figures are fraction
 import re
 from collections import Counter
 
-import datasets
 import evaluate
+
+from mtl_nlp.metric_modules import label_pair_info
 
 DIRECTION = re.compile(r"\(e[12],e[12]\)$")
 OTHER = "Other"
@@ -56,11 +57,10 @@ def official_scores(predictions: list[str], references: list[str]) -> dict:
 
 class Semeval2010Task8(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="Hendrickx et al. (2010), SemEval-2010 Task 8: Multi-Way Classification of Semantic Relations.",
-            inputs_description="predictions and references: directed labels such as 'Cause-Effect(e2,e1)' or 'Other'.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+        return label_pair_info(
+            __doc__,
+            "Hendrickx et al. (2010), SemEval-2010 Task 8: Multi-Way Classification of Semantic Relations.",
+            "predictions and references: directed labels such as 'Cause-Effect(e2,e1)' or 'Other'.",
         )
 
     def _compute(self, predictions, references):

@@ -1,23 +1,19 @@
 """Entity-level micro P/R/F1 with per-type scores, seqeval in strict IOB2 mode (the figure conlleval gives on IOB2)."""
 
-import datasets
 import evaluate
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
+from mtl_nlp.metric_modules import label_pair_info
+
 
 class SeqevalStrict(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="Nakayama (2018), seqeval: A Python framework for sequence labeling evaluation.",
-            inputs_description="predictions and references: lists of IOB2 tag sequences of equal lengths.",
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Sequence(datasets.Value("string")),
-                    "references": datasets.Sequence(datasets.Value("string")),
-                }
-            ),
+        return label_pair_info(
+            __doc__,
+            "Nakayama (2018), seqeval: A Python framework for sequence labeling evaluation.",
+            "predictions and references: lists of IOB2 tag sequences of equal lengths.",
+            sequence=True,
         )
 
     def _compute(self, predictions, references):

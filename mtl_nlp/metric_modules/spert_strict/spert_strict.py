@@ -8,8 +8,9 @@ micro P/R/F1. Each prediction and reference is one sentence as JSON: {"entities"
 import json
 from collections import Counter
 
-import datasets
 import evaluate
+
+from mtl_nlp.metric_modules import label_pair_info
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -43,11 +44,10 @@ def strict_scores(predictions: list[str], references: list[str]) -> dict:
 
 class SpertStrict(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=__doc__,
-            citation="Eberts and Ulges (2020), Span-based Joint Entity and Relation Extraction with Transformer Pre-training.",
-            inputs_description="predictions and references: one JSON string per sentence (see the description).",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+        return label_pair_info(
+            __doc__,
+            "Eberts and Ulges (2020), Span-based Joint Entity and Relation Extraction with Transformer Pre-training.",
+            "predictions and references: one JSON string per sentence (see the description).",
         )
 
     def _compute(self, predictions, references):
