@@ -18,7 +18,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from mtl_nlp.config import RunConfig
+from mtl_nlp.config import RunConfig, SamplingConfig
 from mtl_nlp.errors import ConfigError
 
 logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs reused from disk)
@@ -48,6 +48,7 @@ def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path,
             steps = max(1, micro_steps // run.train.gradient_accumulation_steps)
             single_run = _variant(run, seed=seed, output_dir=out_dir / f"single-{name}" / f"seed-{seed}")
             single_run.tasks = [t for t in run.tasks if t.name == name]
+            single_run.sampling = SamplingConfig()  # one task: how tasks would be mixed does not change the run
             single_run.train.max_steps = steps
             single_run.train.eval_every = max(1, math.ceil(steps / evals))
             single_run.data_dirs = {k: v for k, v in run.data_dirs.items() if k == name}

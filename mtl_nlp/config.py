@@ -43,7 +43,8 @@ class TaskConfig:
     type: str
     labels: list[str]
     metric: str
-    format: str = "jsonl"
+    # One reader for every split, or one per split ({train: tsv, dev: sst}) when the splits come in other formats.
+    format: str | dict[str, str] = "jsonl"
     files: dict[str, str] = field(default_factory=dict)
     hub: str | None = None
     hub_config: str | None = None
@@ -58,6 +59,10 @@ class TaskConfig:
 
     def where(self, key: str) -> tuple[str, int | None]:
         return self.source.get(key, self.source.get("", ("<task>", None)))
+
+    def format_of(self, split: str) -> str:
+        """The reader name for ``split``'s file."""
+        return self.format if isinstance(self.format, str) else self.format.get(split, "")
 
     def problems(self) -> list[Problem]:
         out: list[Problem] = []

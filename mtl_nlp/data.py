@@ -42,8 +42,9 @@ def load_split(config: TaskConfig, task: Task, split: str, data_dir: str | Path)
     path = split_path(config, split, data_dir)
     if path is None:
         return _load_hub(config, task, split) if config.hub else None
-    ds = READERS[config.format](path, columns_for(config, task))
-    check_rows(ds, config, task, path)
+    reader = config.format_of(split)
+    ds = READERS[reader](path, columns_for(config, task))
+    check_rows(ds, config, task, path, reader)
     return ds
 
 
@@ -57,27 +58,33 @@ def _load_hub(config: TaskConfig, task: Task, split: str) -> datasets.Dataset:
         ) from None
     ds = ds.select_columns(list(columns_for(config, task).values()))
     ds = ds.rename_columns({c: r for r, c in columns_for(config, task).items() if c != r})
-    return _class_labels_as_strings(ds)
+    return _class_labels_as_strings(ds, config.labels)
 
 
-def _class_labels_as_strings(ds: datasets.Dataset) -> datasets.Dataset:
-    """Hub datasets store labels as ClassLabel ids; our configs and metrics speak label names."""
+def _class_labels_as_strings(ds: datasets.Dataset, labels: list[str]) -> datasets.Dataset:
+    """Hub datasets store labels as ClassLabel ids; our configs and metrics speak label strings.
+
+    An id becomes its ClassLabel name when the task's labels use those names, else its number as a string (the
+    Hub's glue/sst2 names its labels negative/positive where the SST files write 0/1)."""
     for name, feature in ds.features.items():
         inner = getattr(feature, "feature", None)
-        if isinstance(feature, datasets.ClassLabel):
-            ds = ds.cast_column(name, datasets.Value("string")).map(
-                lambda row, n=name, f=feature: {n: f.int2str(int(row[n]))}
-            )
-        elif isinstance(inner, datasets.ClassLabel):
-            ds = ds.map(lambda row, n=name, f=inner: {n: [f.int2str(int(i)) for i in row[n]]})
+        label_feature = feature if isinstance(feature, datasets.ClassLabel) else inner
+        if not isinstance(label_feature, datasets.ClassLabel):
+            continue
+        by_name = set(label_feature.names) <= set(labels)
+        as_text = (lambda i, f=label_feature: f.int2str(int(i))) if by_name else (lambda i: str(int(i)))
+        if label_feature is feature:
+            ds = ds.cast_column(name, datasets.Value("string")).map(lambda row, n=name, t=as_text: {n: t(row[n])})
+        else:
+            ds = ds.map(lambda row, n=name, t=as_text: {n: [t(i) for i in row[n]]})
             ds = ds.cast_column(name, datasets.Sequence(datasets.Value("string")))
     return ds
 
 
-def check_rows(ds: datasets.Dataset, config: TaskConfig, task: Task, path: str) -> None:
-    """Raise a DataFormatError at the first row with an unknown label or a malformed field."""
+def check_rows(ds: datasets.Dataset, config: TaskConfig, task: Task, path: str, reader: str) -> None:
+    """Raise a DataFormatError at the first row with an unknown label or a malformed field (``reader``: the format)."""
     allowed = set(config.labels)
-    line_of = LINE_OF[config.format]
+    line_of = LINE_OF[reader]
     for row, example in enumerate(ds):
         problem = task.check(example)
         if problem:
@@ -87,7 +94,7 @@ def check_rows(ds: datasets.Dataset, config: TaskConfig, task: Task, path: str) 
         values = example[task.label_role]
         for position, value in enumerate(values if isinstance(values, list) else [values]):
             if str(value) not in allowed:
-                line = conll_line(path, row, position) if config.format == "conll" else line_of(path, row)
+                line = conll_line(path, row, position) if reader == "conll" else line_of(path, row)
                 raise DataFormatError(
                     f"label {str(value)!r} is not in the labels of task {config.name!r} "
                     f"({_where(config, 'labels')}): {config.labels}. Add it to 'labels' or fix the data.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mtl_nlp.pooling import span_max
 from mtl_nlp.spans import entity_spans, subword_span
 
 
@@ -110,13 +111,6 @@ class EntityPairHead(nn.Module):
     @staticmethod
     def _pair_states(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
         """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none)."""
-        positions = torch.arange(hidden.shape[1], device=hidden.device).view(1, 1, -1)
-        head_start, head_end, tail_start, tail_end = (spans[..., i : i + 1] for i in range(4))
-        gap_start = torch.minimum(head_end, tail_end)
-        gap_end = torch.maximum(head_start, tail_start)
-        pooled = []
-        for start, end in ((head_start, head_end), (tail_start, tail_end), (gap_start, gap_end)):
-            mask = (positions >= start) & (positions < end)  # [batch, pairs, length]
-            states = hidden.unsqueeze(1).masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden.dtype).min)
-            pooled.append(torch.where(mask.any(-1, keepdim=True), states.max(2).values, torch.zeros_like(states[:, :, 0])))
-        return torch.cat(pooled, dim=-1)
+        head_start, head_end, tail_start, tail_end = spans.unbind(-1)
+        gap = (torch.minimum(head_end, tail_end), torch.maximum(head_start, tail_start))
+        return torch.cat([span_max(hidden, s, e) for s, e in ((head_start, head_end), (tail_start, tail_end), gap)], dim=-1)

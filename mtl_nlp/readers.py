@@ -97,13 +97,16 @@ def read_tsv(path: str, columns: dict) -> datasets.Dataset:
 
 
 def read_sst(path: str, columns: dict) -> datasets.Dataset:
-    """SST sentence files (``stsa.binary.*``): ``label<SPACE>sentence`` per line. Roles: ``text``, ``label``."""
+    """SST sentence files (``stsa.binary.*``): ``label<SPACE>sentence`` per line.
+
+    Fields ``sentence`` and ``label``, as in GLUE's SST-2 TSV and the Hub's glue/sst2, so one ``columns`` mapping
+    serves all three sources."""
     rows = []
     for number, line in _lines(path):
         label, _, text = line.partition(" ")
         if not label or not text.strip():
             raise DataFormatError("expected 'label sentence' (label, one space, the sentence)", path=path, line=number)
-        rows.append({"label": label, "text": text.strip()})
+        rows.append({"label": label, "sentence": text.strip()})
     return _from_rows(rows, path, columns)
 
 

@@ -18,9 +18,7 @@ def task_problems(task: TaskConfig, data_dir: str | None) -> list[Problem]:
     def bad(key: str, message: str) -> None:
         out.append(Problem(*task.where(key), key, message))
 
-    if task.format not in READERS:
-        hint = difflib.get_close_matches(task.format, READERS, n=1)
-        bad("format", f"unknown format {task.format!r}" + (f"; did you mean {hint[0]!r}?" if hint else "") + f" Known: {', '.join(READERS)}.")
+    out += _format_problems(task, bad)
     if task.metric not in METRICS:
         bad("metric", unknown_metric_message(task.metric))
     if task.type not in TASK_TYPES:
@@ -36,6 +34,24 @@ def task_problems(task: TaskConfig, data_dir: str | None) -> list[Problem]:
     return out
 
 
+def _format_problems(task: TaskConfig, bad) -> list[Problem]:
+    """``format`` names a reader, or maps each split with a file to one."""
+    if isinstance(task.format, str):
+        named = {"format": task.format}
+    elif isinstance(task.format, dict):
+        named = {f"format.{split}": task.format.get(split) for split in {*task.files, *task.format}}
+    else:
+        bad("format", f"must be a reader name or {{split: reader name}}, got {task.format!r}")
+        return []
+    for key, name in sorted(named.items()):
+        if name is None:
+            bad(key, f"split {key.split('.')[1]!r} has a file but no format; add it to 'format'")
+        elif name not in READERS:
+            hint = difflib.get_close_matches(str(name), READERS, n=1)
+            bad(key, f"unknown format {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "") + f" Known: {', '.join(READERS)}.")
+    return []
+
+
 def _column_problems(task: TaskConfig, bad) -> list[Problem]:
     kind = TASK_TYPES[task.type]
     roles = (*kind.required_roles, *kind.optional_roles)
@@ -43,7 +59,8 @@ def _column_problems(task: TaskConfig, bad) -> list[Problem]:
         if role not in roles:
             hint = difflib.get_close_matches(role, roles, n=1)
             bad(f"columns.{role}", f"{task.type} has no column role {role!r}" + (f"; did you mean {hint[0]!r}?" if hint else "") + f" Roles: {', '.join(roles)}.")
-    if task.format == "conll":
+    formats = set(task.format.values()) if isinstance(task.format, dict) else {task.format}
+    if "conll" in formats:
         for role in kind.required_roles:
             if not isinstance(task.columns.get(role), int):
                 bad("columns", f"conll files need a column number for {role!r}, e.g. columns: {{tokens: 0, tags: 3}}")

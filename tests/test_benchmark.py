@@ -18,6 +18,17 @@ def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path
         assert job.train.learning_rate == run.train.learning_rate and job.train.batch_size == run.train.batch_size
 
 
+def test_a_baseline_is_the_same_run_whatever_the_task_mixing(tiny_run, tmp_path):
+    """Same batches per task, other sampling settings: the single-task jobs are equal, so a benchmark reuses them."""
+    sizes = {"demo_ner": 100, "demo_relation": 50, "demo_sentiment": 25}
+    weights = {name: n ** 0.5 for name, n in sizes.items()}
+    runs = [validate_run(tiny_run(sampling=s, train={"max_steps": 40})) for s in
+            ({"type": "temperature", "temperature": 2.0}, {"type": "fixed", "weights": weights})]
+    first, second = (plan(run, sizes, [5], tmp_path) for run in runs)
+    assert first[0][2].sampling != second[0][2].sampling
+    assert [job for _, _, job in first[1:]] == [job for _, _, job in second[1:]]
+
+
 def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp_path, capsys):
     run = tiny_run(train={"max_steps": 6, "eval_every": 3})
     out = tmp_path / "bench"

@@ -44,3 +44,41 @@ def test_hub_dataset_offline_says_to_use_local_files(tmp_path):
     config = TaskConfig(name="ner", type="token_classification", hub="conll2003", labels=["O"], metric="seqeval")
     with pytest.raises(ConfigError, match=r"could not load Hub dataset 'conll2003' split 'train'.*give local files"):
         load_split(config, build_task(config), "train", tmp_path)
+
+
+def _sst(tmp_path) -> TaskConfig:
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\na fine film \t1\ndull \t0\n")
+    (tmp_path / "dev.txt").write_text("1 a stirring , funny film\n0 apparently reassembled\n")
+    return TaskConfig(
+        name="sst2", type="sequence_classification", format={"train": "tsv", "dev": "sst"}, hub="glue",
+        files={"train": "train.tsv", "dev": "dev.txt"}, columns={"text": "sentence"}, labels=["0", "1"], metric="accuracy",
+    )
+
+
+def test_each_split_is_read_in_its_own_format(tmp_path):
+    config = _sst(tmp_path)
+    train, dev = (load_split(config, build_task(config), split, tmp_path) for split in ("train", "dev"))
+    assert [r["text"].strip() for r in train] == ["a fine film", "dull"] and [str(r["label"]) for r in train] == ["1", "0"]
+    assert dev[0] == {"text": "a stirring , funny film", "label": "1"}
+
+
+def test_per_split_format_errors_name_the_line_in_that_format(tmp_path):
+    config = _sst(tmp_path)
+    (tmp_path / "dev.txt").write_text("1 fine\n2 unknown label\n")
+    with pytest.raises(DataFormatError, match=rf"{tmp_path / 'dev.txt'}:2: label '2' is not in the labels"):
+        load_split(config, build_task(config), "dev", tmp_path)
+
+
+@pytest.mark.parametrize("names, expected", [(["negative", "positive"], ["1", "0"]), (["0", "1"], ["1", "0"]), (["neg", "pos"], ["1", "0"])])
+def test_hub_class_label_ids_become_the_tasks_label_strings(tmp_path, monkeypatch, names, expected):
+    import datasets
+
+    features = datasets.Features({"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=names), "idx": datasets.Value("int32")})
+    hub = datasets.Dataset.from_dict({"sentence": ["good", "bad"], "label": [1, 0], "idx": [0, 1]}, features=features)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: hub)
+    config = _sst(tmp_path)
+    config.files = {}
+    config.labels = names if names == ["neg", "pos"] else ["0", "1"]
+    expected = ["pos", "neg"] if names == ["neg", "pos"] else expected
+    rows = load_split(config, build_task(config), "train", tmp_path)
+    assert rows["label"] == expected and rows["text"] == ["good", "bad"]

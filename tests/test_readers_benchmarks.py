@@ -25,12 +25,12 @@ def test_semeval_bad_block_names_its_line(tmp_path):
 
 
 def test_sst_lines_keep_words_that_look_like_comments(tmp_path):
-    ds = read_sst(str(ASSETS / "sst_sample.txt"), {"text": "text", "label": "label"})
+    ds = read_sst(str(ASSETS / "sst_sample.txt"), {"text": "sentence", "label": "label"})
     assert ds["label"] == ["1", "0", "1"] and ds["text"][2] == "comment on a great movie"
     path = tmp_path / "bad.txt"
     path.write_text("1 fine\n0\n")
     with pytest.raises(DataFormatError, match=rf"{path}:2: expected 'label sentence'"):
-        read_sst(str(path), {"text": "text", "label": "label"})
+        read_sst(str(path), {"text": "sentence", "label": "label"})
 
 
 def test_spert_json_and_empty_sentences():

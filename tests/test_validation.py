@@ -54,3 +54,12 @@ def test_relation_f1_requires_the_negative_label(tmp_path):
         "labels: [none, rel]\nmetric: relation_f1\n"
     )
     assert "negative_label: relation_f1 excludes the negative class" in _validate(tmp_path, text)
+
+
+def test_per_split_format_needs_a_known_reader_for_every_file(tmp_path):
+    text = (NER.replace("token_clasification", "token_classification")
+            .replace("format: conll", "format: {train: conl}")
+            .replace("{train: ner/train.txt}", "{train: ner/train.txt, dev: ner/dev.txt}"))
+    message = _validate(tmp_path, text)
+    assert "format.train: unknown format 'conl'; did you mean 'conll'?" in message
+    assert "format.dev: split 'dev' has a file but no format; add it to 'format'" in message
