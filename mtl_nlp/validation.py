@@ -18,13 +18,13 @@ def task_problems(task: TaskConfig, data_dir: str | None) -> list[Problem]:
     def bad(key: str, message: str) -> None:
         out.append(Problem(*task.where(key), key, message))
 
-    out += _format_problems(task, bad)
+    _format_problems(task, bad)
     if task.metric not in METRICS:
         bad("metric", unknown_metric_message(task.metric))
     if task.type not in TASK_TYPES:
         bad("type", unknown_type_message(task.type))
     else:
-        out += _column_problems(task, bad)
+        _column_problems(task, bad)
     if data_dir is not None:
         for split, name in task.files.items():
             # Test files are held out of most data folders; they are checked when a test split is evaluated.
@@ -34,25 +34,24 @@ def task_problems(task: TaskConfig, data_dir: str | None) -> list[Problem]:
     return out
 
 
-def _format_problems(task: TaskConfig, bad) -> list[Problem]:
-    """``format`` names a reader, or maps each split with a file to one."""
+def _format_problems(task: TaskConfig, bad) -> None:
+    """``format`` names a reader, or maps each split with a file to one (problems go to ``bad``)."""
     if isinstance(task.format, str):
         named = {"format": task.format}
     elif isinstance(task.format, dict):
         named = {f"format.{split}": task.format.get(split) for split in {*task.files, *task.format}}
     else:
         bad("format", f"must be a reader name or {{split: reader name}}, got {task.format!r}")
-        return []
+        return
     for key, name in sorted(named.items()):
         if name is None:
             bad(key, f"split {key.split('.')[1]!r} has a file but no format; add it to 'format'")
         elif name not in READERS:
             hint = difflib.get_close_matches(str(name), READERS, n=1)
             bad(key, f"unknown format {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "") + f" Known: {', '.join(READERS)}.")
-    return []
 
 
-def _column_problems(task: TaskConfig, bad) -> list[Problem]:
+def _column_problems(task: TaskConfig, bad) -> None:
     kind = TASK_TYPES[task.type]
     roles = (*kind.required_roles, *kind.optional_roles)
     for role in task.columns:
@@ -66,7 +65,6 @@ def _column_problems(task: TaskConfig, bad) -> list[Problem]:
                 bad("columns", f"conll files need a column number for {role!r}, e.g. columns: {{tokens: 0, tags: 3}}")
     if task.type == "relation_classification" and task.metric == "relation_f1" and not task.negative_label:
         bad("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation")
-    return []
 
 
 def validate_run(path: str | Path, overrides: list[str] = (), *, check_files: bool = True) -> RunConfig:
