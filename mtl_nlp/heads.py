@@ -69,6 +69,19 @@ def predicted_entities(tag_ids: list[int], word_starts: list[int], tags: list[st
     return entity_spans(word_tags)
 
 
+def pair_states(hidden: torch.Tensor, spans: torch.Tensor, pool=span_max) -> torch.Tensor:
+    """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none).
+
+    ``spans`` is [batch, pairs, 4] (head start, head end, tail start, tail end). The three span kinds go to ``pool`` in
+    one call, so span_max builds its table of window maxima once per batch.
+    """
+    head_start, head_end, tail_start, tail_end = spans.unbind(-1)
+    starts = torch.cat([head_start, tail_start, torch.minimum(head_end, tail_end)], dim=1)
+    ends = torch.cat([head_end, tail_end, torch.maximum(head_start, tail_start)], dim=1)
+    batch, pairs = spans.shape[:2]
+    return pool(hidden, starts, ends).view(batch, 3, pairs, -1).transpose(1, 2).reshape(batch, pairs, -1)
+
+
 class EntityPairHead(nn.Module):
     """Entity tags per sub-word plus a relation label per ordered entity pair.
 
@@ -84,6 +97,7 @@ class EntityPairHead(nn.Module):
         self.tagger = nn.Linear(hidden_size, num_tags)
         self.dense = nn.Linear(3 * hidden_size, hidden_size)
         self.classifier = nn.Linear(hidden_size, num_relations)
+        self.pool = span_max  # (hidden, start, end) -> span maxima; a plain attribute so a benchmark can swap it
 
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple:
         token_logits = self.tagger(self.dropout(hidden))
@@ -91,7 +105,7 @@ class EntityPairHead(nn.Module):
             spans, pairs = inputs["pair_spans"], None
         else:
             spans, pairs = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
-        pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(self._pair_states(hidden, spans)))))
+        pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(pair_states(hidden, spans, self.pool)))))
         return token_logits, pair_logits, pairs
 
     def _predicted_pairs(self, token_logits, word_starts, attention_mask) -> tuple[torch.Tensor, list]:
@@ -107,10 +121,3 @@ class EntityPairHead(nn.Module):
         width = max(1, max(len(s) for s in spans))
         padded = [s + [[0, 1, 0, 1]] * (width - len(s)) for s in spans]
         return torch.tensor(padded, device=token_logits.device), pairs
-
-    @staticmethod
-    def _pair_states(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-        """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none)."""
-        head_start, head_end, tail_start, tail_end = spans.unbind(-1)
-        gap = (torch.minimum(head_end, tail_end), torch.maximum(head_start, tail_start))
-        return torch.cat([span_max(hidden, s, e) for s, e in ((head_start, head_end), (tail_start, tail_end), gap)], dim=-1)

@@ -9,17 +9,13 @@ import time
 import torch
 
 
-def masked_pair_states(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-    """The earlier pooling: one [batch, pairs, length, hidden] mask per span kind."""
+def masked_span_max(hidden: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """The earlier pooling, and the plain definition: mask every position outside each span ([batch, spans, length,
+    hidden]) and take the max; zeros for empty spans."""
     positions = torch.arange(hidden.shape[1], device=hidden.device).view(1, 1, -1)
-    head_start, head_end, tail_start, tail_end = (spans[..., i : i + 1] for i in range(4))
-    pooled = []
-    gap = (torch.minimum(head_end, tail_end), torch.maximum(head_start, tail_start))
-    for start, end in ((head_start, head_end), (tail_start, tail_end), gap):
-        mask = (positions >= start) & (positions < end)
-        states = hidden.unsqueeze(1).masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden.dtype).min)
-        pooled.append(torch.where(mask.any(-1, keepdim=True), states.max(2).values, torch.zeros_like(states[:, :, 0])))
-    return torch.cat(pooled, dim=-1)
+    mask = (positions >= start.unsqueeze(-1)) & (positions < end.unsqueeze(-1))
+    states = hidden.unsqueeze(1).masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden.dtype).min)
+    return torch.where(mask.any(-1, keepdim=True), states.max(2).values, torch.zeros_like(states[:, :, 0]))
 
 
 def build(run_path: str, data_dir: str, batch_size: int, batches: int):
@@ -52,19 +48,18 @@ def step_seconds(model, task, name: str, batch: dict) -> float:
 
 def measure(args) -> dict:
     """``args``: run, data_dir, batch_size, batches (the script's options)."""
-    from mtl_nlp.heads import EntityPairHead
+    from mtl_nlp.pooling import span_max
 
     run, config, task, model, batches = build(args.run, args.data_dir, args.batch_size, args.batches)
     model.train()
-    fast = EntityPairHead.__dict__["_pair_states"]  # the staticmethod object, so it can be put back
-    ways = {"span_max": fast, "masked": staticmethod(masked_pair_states)}
+    head = model.heads[config.name]
+    ways = {"span_max": span_max, "masked": masked_span_max}
     times: dict[str, list[float]] = {k: [] for k in ways}
     step_seconds(model, task, config.name, batches[0])  # warm-up, not timed
     for batch in batches:
-        for name, way in ways.items():
-            EntityPairHead._pair_states = way
+        for name, pool in ways.items():
+            head.pool = pool
             times[name].append(step_seconds(model, task, config.name, batch))
-    EntityPairHead._pair_states = fast
     pairs = [int(b["labels"]["pairs"].shape[1]) for b in batches]
     lengths = [int(b["input_ids"].shape[1]) for b in batches]
     return {

@@ -1,13 +1,13 @@
 import torch
 
-from mtl_nlp.heads import EntityPairHead
-from mtl_nlp.pooling_benchmark import masked_pair_states, table
+from mtl_nlp.heads import pair_states
+from mtl_nlp.pooling_benchmark import masked_span_max, table
 
 
 def test_the_reference_pooling_gives_the_heads_values():
     hidden = torch.randn(2, 9, 4, generator=torch.Generator().manual_seed(0))
     spans = torch.tensor([[[1, 3, 5, 9], [5, 9, 1, 3], [0, 1, 0, 1]], [[2, 4, 4, 6], [0, 9, 3, 4], [6, 7, 1, 2]]])
-    assert torch.equal(masked_pair_states(hidden, spans), EntityPairHead._pair_states(hidden, spans))
+    assert torch.equal(pair_states(hidden, spans, masked_span_max), pair_states(hidden, spans))
 
 
 def test_table_reports_both_poolings_and_the_speed_up():

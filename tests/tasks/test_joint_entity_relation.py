@@ -4,7 +4,7 @@ import torch
 
 from conftest import ASSETS
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import EntityPairHead
+from mtl_nlp.heads import pair_states
 from mtl_nlp.readers import read_spert
 from mtl_nlp.tasks.base import IGNORE_INDEX
 from mtl_nlp.tasks.joint_entity_relation import JointEntityRelation
@@ -65,7 +65,7 @@ def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenize
 def test_pair_states_pool_head_tail_and_gap():
     hidden = torch.arange(6, dtype=torch.float).view(1, 6, 1)
     spans = torch.tensor([[[1, 2, 4, 6], [4, 6, 1, 2], [1, 2, 2, 3]]])
-    states = EntityPairHead._pair_states(hidden, spans)
+    states = pair_states(hidden, spans)
     assert states[0, 0].tolist() == [1.0, 5.0, 3.0]  # head max, tail max, gap (positions 2..3) max
     assert states[0, 1].tolist() == [5.0, 1.0, 3.0]  # reversed direction: same gap
     assert states[0, 2].tolist() == [1.0, 2.0, 0.0]  # adjacent spans: empty gap reads zeros
