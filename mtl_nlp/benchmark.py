@@ -88,11 +88,31 @@ def run_or_reuse(job: RunConfig) -> dict:
     return json.loads(metrics_file.read_text())
 
 
-def trainable_parameters(model_dir: str) -> int:
+def parameter_counts(model_dir: str) -> tuple[int, int]:
+    """(trainable, all) parameters of a saved model: what training updated, and what serving its tasks loads."""
     from mtl_nlp.modeling import MultiTaskModel
 
     model = MultiTaskModel.from_pretrained(model_dir)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), sum(p.numel() for p in model.parameters())
+
+
+def run_record(job: RunConfig, summary: dict) -> dict:
+    """What the reports need of one finished run."""
+    trainable, served = parameter_counts(job.output_dir)
+    return {
+        "dev": summary["dev"],
+        "history": summary["history"],
+        "best_step": summary["best_step"],
+        "steps": summary["steps"],
+        "train_seconds": summary["train_seconds"],
+        "eval_seconds": summary.get("eval_seconds"),
+        "train_tokens_per_second": summary["train_tokens_per_second"],
+        "peak_memory_bytes": summary.get("peak_memory_bytes"),
+        "sharing": summary.get("sharing", {}),
+        "trainable_parameters": trainable,
+        "served_parameters": served,
+        "output_dir": job.output_dir,
+    }
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -143,18 +163,7 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
     sizes = train_sizes(run)
     results: dict[str, dict[int, dict]] = {}
     for name, seed, job in plan(run, sizes, seeds, out_dir, single):
-        summary = run_or_reuse(job)
-        record = {
-            "dev": summary["dev"],
-            "history": summary["history"],
-            "best_step": summary["best_step"],
-            "steps": summary["steps"],
-            "train_seconds": summary["train_seconds"],
-            "eval_seconds": summary.get("eval_seconds"),
-            "train_tokens_per_second": summary["train_tokens_per_second"],
-            "trainable_parameters": trainable_parameters(job.output_dir),
-            "output_dir": job.output_dir,
-        }
+        record = run_record(job, run_or_reuse(job))
         if test_dir:
             answers = Path(job.output_dir) / "test_predictions"
             record["test"] = evaluate_model(job.output_dir, data_dir=test_dir, split="test", predictions_dir=str(answers))

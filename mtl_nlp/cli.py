@@ -1,5 +1,5 @@
-"""``mtl-nlp``: train, evaluate, predict, validate and demo-data subcommands. Config and data errors print as one
-paragraph (exit 2), never as a traceback."""
+"""``mtl-nlp``: train, evaluate, predict, validate, score, push and demo-data subcommands. Config and data errors
+print as one paragraph (exit 2), never as a traceback."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts += [_input_text(args.input, n, line) for n, line in enumerate(Path(args.input).open(encoding="utf-8"), 1) if line.strip()]
     if not texts:
         raise ConfigError("nothing to predict: give --text TEXT (repeatable) or --input FILE.jsonl")
-    lines = [json.dumps(r, ensure_ascii=False) for r in Predictor(args.model_dir, args.tasks)(texts)]
+    predictor = Predictor(args.model_dir, args.tasks, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    lines = [json.dumps(r, ensure_ascii=False) for r in predictor(texts, progress=bool(args.input))]
     if args.output:
         Path(args.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
     else:
@@ -83,6 +84,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     scores = SCORERS[args.metric](args.predictions, args.gold)
     _print_scores({args.metric: scores})
     print(f"primary ({args.metric}): {100 * scores['primary']:.2f}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from mtl_nlp.hub import push
+
+    url = push(args.model_dir, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message)
+    print(f"pushed {args.model_dir} to {args.repo_id}: {url}")
     return 0
 
 
@@ -117,18 +126,29 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the scores as JSON here")
     p.add_argument("--predictions", help="folder for prediction files in each benchmark's answer format")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("predict", help="run a saved model on raw text")
+    p = sub.add_parser("predict", help="run a saved model (folder or Hub id) on raw text")
     p.add_argument("model_dir")
-    p.add_argument("--text", action="append", help="a text; mark relation arguments as <e1>..</e1> <e2>..</e2>")
+    p.add_argument("--text", action="append", help="a text (repeatable); <e1>..</e1> <e2>..</e2> marks a relation's pair")
     p.add_argument("--input", help='JSONL file of {"text": ...} lines')
     p.add_argument("--output", help="write JSONL here instead of standard output")
     p.add_argument("--tasks", nargs="+", help="only these tasks")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights' dtype (default: as saved)")
+    p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("score", help="score any system's output files with the official metric")
     p.add_argument("--metric", required=True, choices=["seqeval", "semeval2010_task8", "conll04"])
     p.add_argument("predictions", help="CoNLL columns (seqeval), <id>TAB<label> lines (semeval), SpERT JSON (conll04)")
     p.add_argument("gold", help="the gold file in the same format (SemEval also takes the dataset file itself)")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("push", help="upload a model folder, with a generated model card, to the Hugging Face Hub",
+                       description="The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT picks another Hub.")
+    p.add_argument("model_dir")
+    p.add_argument("repo_id", help="user-or-org/name; created if it does not exist")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--revision", help="branch to commit to (created if needed); default: main")
+    p.add_argument("--commit-message")
+    p.set_defaults(func=cmd_push)
     p = sub.add_parser("demo-data", help="write the synthetic demo corpus")
     p.add_argument("out_dir")
     p.add_argument("--seed", type=int, default=0)

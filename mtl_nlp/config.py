@@ -94,14 +94,59 @@ class TaskConfig:
         return out
 
 
+SHARING_TYPES = ("hard", "lora", "soft", "hierarchical", "attention")
+
+
 @dataclass
 class SharingConfig:
-    """How tasks share the encoder. Only hard sharing exists yet; the key is here so runs name it explicitly."""
+    """How tasks share the encoder (``mtl_nlp.sharing``). One section for every strategy; each reads its own keys.
 
-    type: Literal["hard"] = "hard"
+    ``r``, ``lora_alpha``, ``lora_dropout`` and ``target_modules`` are PEFT's names: the low-rank task parameters of
+    ``lora``, of ``soft`` with ``copy: lora`` and of ``attention``. ``layers`` picks the encoder layers that get task
+    parameters (``soft``, ``attention``; none = all). ``penalty_weight`` is the article's lambda: the weight of the
+    parameter-distance term (``soft``) or of the gate term sum(a_k^2) (``attention``).
+    """
+
+    type: Literal["hard", "lora", "soft", "hierarchical", "attention"] = "hard"
+    r: int = 8
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    train_encoder: bool = False  # lora: also fine-tune the shared base encoder (false freezes it)
+    shared_adapter: bool = False  # lora: one more adapter, active under every task's own
+    copy: Literal["full", "lora"] = "lora"  # soft: a full copy of each chosen layer per task, or a low-rank delta
+    layers: list[int] | None = None
+    penalty_weight: float = 0.0
+    task_layers: dict[str, int] = field(default_factory=dict)  # hierarchical: task -> encoder layer it reads (1-based)
+    layer_mix: bool = False  # attention: each task also learns a softmax mix over all layers' outputs
 
     def problems(self) -> list[tuple[str, str]]:
-        return [] if self.type == "hard" else [("type", f"unknown sharing {self.type!r}; allowed: hard")]
+        out = []
+        if self.type not in SHARING_TYPES:
+            out.append(("type", f"unknown sharing {self.type!r}{_hint(self.type, SHARING_TYPES)}"))
+        if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
+            out.append(("r", f"must be an integer >= 1, got {self.r!r}"))
+        if not isinstance(self.lora_alpha, (int, float)) or self.lora_alpha <= 0:
+            out.append(("lora_alpha", f"must be a number > 0, got {self.lora_alpha!r}"))
+        if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
+            out.append(("lora_dropout", f"must be in [0, 1), got {self.lora_dropout!r}"))
+        if not isinstance(self.target_modules, list) or not self.target_modules or not all(isinstance(m, str) for m in self.target_modules):
+            out.append(("target_modules", f"must be a non-empty list of module names such as [query, value], got {self.target_modules!r}"))
+        if self.copy not in ("full", "lora"):
+            out.append(("copy", f"must be 'full' or 'lora', got {self.copy!r}"))
+        if self.layers is not None and (not isinstance(self.layers, list) or not all(_positive_int(x) for x in self.layers)):
+            out.append(("layers", f"must be a list of 1-based layer numbers, got {self.layers!r}"))
+        if not isinstance(self.penalty_weight, (int, float)) or self.penalty_weight < 0:
+            out.append(("penalty_weight", f"must be a number >= 0, got {self.penalty_weight!r}"))
+        if not isinstance(self.task_layers, dict) or not all(_positive_int(x) for x in self.task_layers.values()):
+            out.append(("task_layers", f"must map task names to 1-based layer numbers, got {self.task_layers!r}"))
+        if self.type == "hierarchical" and not self.task_layers:
+            out.append(("task_layers", "hierarchical sharing needs the layer each task reads, e.g. {conll2003: 3}"))
+        return out
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 SAMPLING_TYPES = ("proportional", "temperature", "uniform", "round_robin", "fixed")
@@ -135,6 +180,7 @@ class TrainConfig:
 
     learning_rate: float = 5e-5
     head_learning_rate: float | None = None
+    adapter_learning_rate: float | None = None  # the sharing strategy's task parameters; defaults to learning_rate
     batch_size: int = 16
     eval_batch_size: int = 64
     max_steps: int = 1000
@@ -157,7 +203,7 @@ class TrainConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 out.append((key, f"must be an integer >= 1, got {value!r}"))
-        for key in ("learning_rate", "head_learning_rate"):
+        for key in ("learning_rate", "head_learning_rate", "adapter_learning_rate"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 out.append((key, f"must be a number > 0, got {value!r}"))
@@ -374,6 +420,9 @@ def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
     for name in run.sampling.weights:
         if name not in names:
             out.append(Problem(run.path, lines.get(f"sampling.weights.{name}"), f"sampling.weights.{name}", f"not a task of this run{_hint(name, names)}"))
+    for name in run.sharing.task_layers if isinstance(run.sharing.task_layers, dict) else ():
+        if name not in names:
+            out.append(Problem(run.path, lines.get(f"sharing.task_layers.{name}"), f"sharing.task_layers.{name}", f"not a task of this run{_hint(name, names)}"))
     if run.sampling.type == "fixed":
         for name in names:
             if name not in run.sampling.weights:

@@ -69,7 +69,6 @@ def evaluate_model(
 
     from transformers import AutoTokenizer
 
-    from mtl_nlp.answers import write_predictions
     from mtl_nlp.data import load_split, make_loader, tokenize
     from mtl_nlp.modeling import MultiTaskModel
     from mtl_nlp.tasks import build_task
@@ -89,5 +88,6 @@ def evaluate_model(
         loader = accelerator.prepare(make_loader(ds, task, tokenizer, batch_size=64, shuffle=False, seed=0))
         results[config.name], predictions = score_task(model, config.name, task, loader, task.references(raw[:]), accelerator)
         if predictions_dir and accelerator.is_main_process:
-            write_predictions(config.type, config.name, split, raw, predictions, Path(predictions_dir))
+            Path(predictions_dir).mkdir(parents=True, exist_ok=True)
+            task.write_answers(raw, predictions, Path(predictions_dir), f"{config.name}.{split}")
     return results

@@ -20,6 +20,16 @@ METRICS: dict[str, tuple[str, str]] = {
     "conll04": ("spert_strict", "relation_f1"),
 }
 
+# What each metric's primary figure is, in words (model cards, reports).
+DESCRIPTIONS: dict[str, str] = {
+    "seqeval": "entity micro-F1 (seqeval, strict IOB2)",
+    "accuracy": "accuracy",
+    "macro_f1": "macro-F1",
+    "relation_f1": "relation micro-F1 without the negative class",
+    "semeval2010_task8": "official macro-F1 ((9+1)-way, directed, Other excluded)",
+    "conll04": "strict relation micro-F1 (SpERT)",
+}
+
 
 def unknown_metric_message(name: str) -> str:
     hint = difflib.get_close_matches(name, METRICS, n=1)

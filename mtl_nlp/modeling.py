@@ -1,11 +1,13 @@
-"""The multi-task model: any ``AutoModel`` encoder shared by an ``nn.ModuleDict`` of task heads.
+"""The multi-task model: any ``AutoModel`` encoder shared by an ``nn.ModuleDict`` of task heads, the sharing
+strategy (``mtl_nlp.sharing``) deciding how each task's batch goes through the encoder.
 
-``MultiTaskConfig`` is what ``config.json`` holds (the encoder's config and every task's label list and settings),
-so a saved folder loads with ``MultiTaskModel.from_pretrained(path)`` alone, without the run YAML.
+``MultiTaskConfig`` is what ``config.json`` holds (the encoder's config, every task's label list and settings, and
+the sharing settings), so a saved folder loads with ``MultiTaskModel.from_pretrained(path)`` alone, without the run YAML.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -14,32 +16,38 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedMode
 from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
-from mtl_nlp.config import TaskConfig
+from mtl_nlp.config import SharingConfig, TaskConfig
 from mtl_nlp.encoders import encoder_kwargs
+from mtl_nlp.sharing import build_sharing
 from mtl_nlp.tasks import build_task
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class MultiTaskConfig(PreTrainedConfig):
-    """The shared encoder's config plus one plain-data task spec per head (as written in the task YAML)."""
+    """The shared encoder's config, one plain-data task spec per head (as written in the task YAML), and the sharing."""
 
     model_type = "mtl_nlp"
     sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
     encoder: PreTrainedConfig | dict | None = None
     tasks: list[dict] | None = None
+    sharing: dict | None = None
 
     def task_configs(self) -> list[TaskConfig]:
         return [TaskConfig(**spec) for spec in self.tasks or []]
 
+    def sharing_config(self) -> SharingConfig:
+        return SharingConfig(**(self.sharing or {}))
+
 
 @dataclass
 class TaskOutput(ModelOutput):
-    """Logits of the requested task head, and the encoder states it read (for heads that share one pass)."""
+    """Logits of the requested task head, the encoder states it read, and the sharing strategy's loss term (or None)."""
 
     logits: torch.Tensor | None = None
     hidden_states: torch.Tensor | None = None
+    penalty: torch.Tensor | None = None
 
 
 class MultiTaskModel(PreTrainedModel):
@@ -60,15 +68,19 @@ class MultiTaskModel(PreTrainedModel):
         self.config.encoder._attn_implementation = self.encoder.config._attn_implementation
         self.encoder.config = self.config.encoder
         hidden = self.config.encoder.hidden_size
-        self.heads = nn.ModuleDict({t.name: build_task(t).head(hidden) for t in self.config.task_configs()})
+        tasks = self.config.task_configs()
+        self.heads = nn.ModuleDict({t.name: build_task(t).head(hidden) for t in tasks})
         self.post_init()
+        # After post_init: strategies initialise their own parameters (LoRA's B starts at zero) and must keep that.
+        self.sharing = build_sharing(self.config.sharing_config(), self.encoder, [t.name for t in tasks])
 
     @classmethod
-    def from_encoder(cls, encoder: PreTrainedModel, tasks: list[TaskConfig]) -> MultiTaskModel:
+    def from_encoder(cls, encoder: PreTrainedModel, tasks: list[TaskConfig], sharing: SharingConfig | None = None) -> MultiTaskModel:
         """A new model around an already loaded (pretrained) encoder; heads start from random weights."""
         from mtl_nlp.config import as_dict
 
-        config = MultiTaskConfig(encoder=encoder.config.to_dict(), tasks=[as_dict(t) for t in tasks])
+        sharing = dataclasses.asdict(sharing or SharingConfig())
+        config = MultiTaskConfig(encoder=encoder.config.to_dict(), tasks=[as_dict(t) for t in tasks], sharing=sharing)
         return cls(config, encoder=encoder)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -78,21 +90,60 @@ class MultiTaskModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs) -> MultiTaskModel:
+        model = super().from_pretrained(*args, **kwargs)
+        # Loading puts new, trainable Parameter objects in place: the strategy freezes its fixed part again.
+        model.sharing.freeze(model.encoder)
+        return model
+
     def get_input_embeddings(self) -> nn.Module:
         return self.encoder.get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.encoder.set_input_embeddings(value)
 
-    def encode(self, **inputs: torch.Tensor) -> torch.Tensor:
-        """The encoder's last hidden states; every head reads these, so one pass can serve many heads."""
-        return self.encoder(**{k: v for k, v in inputs.items() if k in ENCODER_INPUTS}).last_hidden_state
+    def encode(self, task: str, **inputs: torch.Tensor) -> torch.Tensor:
+        """The hidden states ``task``'s head reads; under hard sharing every head reads the same, so one pass can
+        serve many heads."""
+        return self.sharing.encode(self.encoder, task, {k: v for k, v in inputs.items() if k in ENCODER_INPUTS})
+
+    def encode_tasks(self, tasks: list[str], **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The hidden states of several tasks for the same inputs: one encoder pass under hard and hierarchical
+        sharing, one per task where tasks see different encoder weights (lora, soft, attention)."""
+        return self.sharing.encode_tasks(self.encoder, tasks, {k: v for k, v in inputs.items() if k in ENCODER_INPUTS})
 
     def forward(self, task: str, hidden_states: torch.Tensor | None = None, **inputs: torch.Tensor) -> TaskOutput:
         if task not in self.heads:
             raise KeyError(f"no head for task {task!r}; this model has {sorted(self.heads)}")
-        hidden = self.encode(**inputs) if hidden_states is None else hidden_states
-        return TaskOutput(logits=self.heads[task](hidden, inputs), hidden_states=hidden)
+        hidden = self.encode(task, **inputs) if hidden_states is None else hidden_states
+        # The penalty is computed inside forward so that, under DDP, its gradients flow in the same backward pass.
+        return TaskOutput(logits=self.heads[task](hidden, inputs), hidden_states=hidden, penalty=self.sharing.penalty() if self.training else None)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = False, revision: str | None = None,
+                    commit_message: str | None = None, token: str | None = None, tokenizer=None) -> str:
+        """Save this model (and ``tokenizer``, if given) with a generated model card and upload it in one commit.
+
+        ``mtl-nlp push OUTPUT_DIR`` uploads a training run's folder instead, whose card also holds its dev scores."""
+        import tempfile
+
+        from mtl_nlp.hub import push
+
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(folder)
+            return push(folder, repo_id, private=private, revision=revision, commit_message=commit_message, token=token)
+
+    def sharing_report(self) -> dict[str, float]:
+        """The sharing strategy's values worth logging (gates, distances between task copies)."""
+        return self.sharing.report()
+
+    def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs) -> None:
+        """The usual folder, plus whatever the sharing strategy writes in a format of its own (PEFT adapters)."""
+        super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        if is_main_process:
+            self.sharing.save_adapters(self.encoder, str(save_directory))
 
 
 AutoConfig.register("mtl_nlp", MultiTaskConfig)

@@ -1,89 +1,171 @@
-"""Predictions from a saved model folder for raw text: entities, relations between marked spans, and labels."""
+"""Serving raw text: every task of a saved model on one string or many, in as few encoder passes as it allows.
+
+``pipeline(model)(texts)`` splits each text into words with character offsets and runs the encoder **once** for all
+token- and sequence-level heads whose inputs agree (under hard or hierarchical sharing; strategies that give tasks
+their own encoder weights need one pass per task). Entities come back with character offsets and scores, relations
+between predicted entities (a joint head finds them in the same pass; a marker-based relation head gets one marked
+copy of the text per candidate pair, counted in ``encoder_passes``) and each text classifier's label and score.
+"""
 
 from __future__ import annotations
 
-import json
-
 import torch
+from tqdm.auto import tqdm
 
 from mtl_nlp.modeling import MultiTaskModel
-from mtl_nlp.spans import entity_spans
 from mtl_nlp.tasks import build_task
-from mtl_nlp.text import parse_marked, words
+from mtl_nlp.text import strip_markup, words_with_offsets
+
+MAX_PAIRS = 400  # candidate entity pairs per text for marker-based relation heads; more are reported, not read
 
 
 class Predictor:
-    """Holds a loaded model and tokenizer; call it with texts to get one dict of per-task answers per text."""
+    """A loaded model and tokenizer; call it with texts to get one JSON-ready dict per text."""
 
-    def __init__(self, model_dir: str, tasks: list[str] | None = None) -> None:
+    def __init__(self, model: str, tasks: list[str] | None = None, *, device: str | None = None,
+                 dtype: str | torch.dtype | None = None, batch_size: int = 32) -> None:
         from transformers import AutoTokenizer
 
-        self.model = MultiTaskModel.from_pretrained(model_dir).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        self.model = MultiTaskModel.from_pretrained(model, **({"dtype": dtype} if dtype else {})).eval()
+        self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
         configs = [c for c in self.model.config.task_configs() if tasks is None or c.name in tasks]
         self.tasks = {c.name: build_task(c) for c in configs}
+        self.batch_size = batch_size
 
-    def __call__(self, texts: list[str], batch_size: int = 32) -> list[dict]:
-        out = [{"text": text} for text in texts]
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
-            for name, task in self.tasks.items():
-                for row, answer in self._run(name, task, chunk):
-                    out[start + row][name] = answer
-        return out
+    def __call__(self, texts: str | list[str], *, progress: bool = False) -> dict | list[dict]:
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        out: list[dict] = [{} for _ in texts]
+        for start in tqdm(range(0, len(texts), self.batch_size), disable=not progress, desc="predicting", unit="batch"):
+            chunk = order[start : start + self.batch_size]
+            for i, answer in zip(chunk, self._batch([texts[i] for i in chunk])):
+                out[i] = answer
+        return out[0] if single else out
 
     @torch.no_grad()
-    def _run(self, name: str, task, texts: list[str]) -> list[tuple[int, dict]]:
-        rows, columns = _rows_for(task, texts)
-        if not rows:
-            return []
-        encoded = task.preprocess(columns, self.tokenizer)
+    def _batch(self, texts: list[str]) -> list[dict]:
+        plain = [strip_markup(t) for t in texts]
+        words = [words_with_offsets(text) for text, _ in plain]
+        out = [{"text": text} for text, _ in plain]
+        live = [i for i, w in enumerate(words) if w]
+        for i in set(range(len(texts))) - set(live):
+            out[i]["warnings"] = ["empty text: there are no words to predict on, so no task ran"]
+        # Tasks that read the text itself; a marker-based relation head reads entity pairs instead (text_inputs: None).
+        text_tasks = {n: t for n, t in self.tasks.items() if t.text_inputs([], "") is not None}
+        batches = {name: self._encode(task, [task.text_inputs([w for w, _, _ in words[i]], plain[i][0]) for i in live])
+                   for name, task in text_tasks.items()} if live else {}
+        found: dict[int, list[dict]] = {}  # per text, the first entity head's entities (candidates for relations)
+        for names in _same_inputs(batches):
+            hidden = self.model.encode_tasks(names, **batches[names[0]])
+            for name in names:
+                logits = self.model(task=name, hidden_states=hidden[name], **batches[name]).logits
+                for i, answer in zip(live, self.tasks[name].answers(logits, batches[name])):
+                    out[i][name], entities = _with_text(answer, words[i], plain[i][0])
+                    if entities is not None:
+                        found.setdefault(i, entities)
+        for name in text_tasks:
+            self._warn_if_cut(name, batches.get(name), live, out)
+        for name, task in self.tasks.items():
+            if name not in text_tasks:
+                for i in live:
+                    out[i][name] = self._relations(task, name, words[i], plain[i], found.get(i, []))
+        return out
+
+    def _encode(self, task, columns: list[dict[str, list]]) -> dict[str, torch.Tensor]:
+        """One batch of the task's inputs (placeholder labels, which answers ignore) on the model's device."""
+        merged = {key: [c[key][0] for c in columns] for key in columns[0]}
+        encoded = task.preprocess(merged, self.tokenizer)
         encoded.pop("lost")
-        features = [{k: encoded[k][i] for k in encoded} for i in range(len(rows))]
-        batch = task.collator(self.tokenizer)(features)
-        logits = self.model(task=name, **batch).logits
-        decoded = task.decode(logits, batch)
-        return [(row, _answer(task, columns, i, prediction, logits)) for i, (row, prediction) in enumerate(zip(rows, decoded))]
+        batch = task.collator(self.tokenizer)([{k: encoded[k][i] for k in encoded} for i in range(len(columns))])
+        return {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+    def _warn_if_cut(self, name: str, batch: dict | None, live: list[int], out: list[dict]) -> None:
+        if batch is None:
+            return
+        limit = self.tasks[name].config.max_length
+        for i, length in zip(live, batch["attention_mask"].sum(-1).tolist()):
+            if length >= limit:
+                out[i].setdefault("warnings", []).append(
+                    f"{name}: the text is longer than the task's max_length of {limit} sub-words; only its start was read")
+
+    def _relations(self, task, name: str, words: list, plain: tuple[str, dict], entities: list[dict]) -> dict:
+        """Relations of a marker-based head: the marked pair when the text marks one, else every ordered pair of the
+        entities another head predicted (one encoder pass each, batched)."""
+        text, marked = plain
+        tokens = [w for w, _, _ in words]
+        if marked:
+            entities = [_marked_entity(marked[r], words, text) for r in ("e1", "e2")]
+            candidates = [(0, 1)] if None not in entities else []
+        else:
+            candidates = [(h, t) for h in range(len(entities)) for t in range(len(entities)) if h != t]
+        columns, pairs = [], []
+        for h, t in candidates[:MAX_PAIRS]:
+            row = task.pair_inputs(tokens, entities[h]["words"], entities[t]["words"])
+            if row is not None:
+                columns.append(row)
+                pairs.append((h, t))
+        result = {"relations": [], "encoder_passes": len(columns)}
+        if len(candidates) > MAX_PAIRS:
+            result["warning"] = f"{len(candidates)} candidate pairs; the first {MAX_PAIRS} were classified"
+        if not columns:
+            return result
+        batch = self._encode(task, columns)
+        for (h, t), scored in zip(pairs, task.answers(self.model(task=name, **batch).logits, batch)):
+            if marked or scored["label"] != task.config.negative_label:
+                result["relations"].append({"type": scored["label"], "score": scored["score"],
+                                            "head": _public(entities[h]), "tail": _public(entities[t])})
+        return result
 
 
-def _answer(task, columns: dict[str, list], i: int, prediction, logits) -> dict:
-    """One task's answer for one text: entities (with their words), entities and relations, or a scored label."""
-    if task.label_role == "tags":
-        tokens = columns["tokens"][i]
-        return {"entities": [_entity(tokens, s, e, k) for k, s, e in entity_spans(prediction)]}
-    if "entities" in task.required_roles:
-        tokens, found = columns["tokens"][i], json.loads(prediction)
-        return {
-            "entities": [_entity(tokens, s, e, k) for s, e, k in found["entities"]],
-            "relations": [
-                {"type": r[6], "head": _entity(tokens, *r[0:3]), "tail": _entity(tokens, *r[3:6])} for r in found["relations"]
-            ],
-        }
-    return {"label": prediction, "score": round(float(logits[i].float().softmax(-1).max()), 4)}
+def pipeline(model: str, tasks: list[str] | None = None, **options) -> Predictor:
+    """``pipeline("outputs/demo")("Anna Smith joined Acme Corp in Paris .")``: a model folder or Hub id, served."""
+    return Predictor(model, tasks, **options)
 
 
-def _entity(tokens: list[str], start: int, end: int, kind: str) -> dict:
-    return {"type": kind, "start": start, "end": end, "text": " ".join(tokens[start:end])}
+def _same_inputs(batches: dict[str, dict]) -> list[list[str]]:
+    """Task names grouped by identical encoder inputs: each group needs one encoder pass (strategy permitting)."""
+    groups: list[list[str]] = []
+    for name, batch in batches.items():
+        for group in groups:
+            other = batches[group[0]]
+            if other["input_ids"].shape == batch["input_ids"].shape and torch.equal(other["input_ids"], batch["input_ids"]) \
+                    and torch.equal(other["attention_mask"], batch["attention_mask"]):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
 
 
-def _rows_for(task, texts: list[str]) -> tuple[list[int], dict[str, list]]:
-    """The task's input columns for the texts it can read, with placeholder labels (decode ignores them)."""
-    placeholder = task.labels[0]
-    if "entities" in task.required_roles:  # joint extraction: the entities are what it predicts
-        tokens = [words(t) for t in texts]
-        keep = [i for i, t in enumerate(tokens) if t]
-        return keep, {"tokens": [tokens[i] for i in keep], "entities": [[] for _ in keep], "relations": [[] for _ in keep]}
-    if task.label_role == "tags":
-        tokens = [words(t) for t in texts]
-        keep = [i for i, t in enumerate(tokens) if t]
-        return keep, {"tokens": [tokens[i] for i in keep], "tags": [[placeholder] * len(tokens[i]) for i in keep]}
-    if "head" in task.required_roles:
-        parsed = {i: parse_marked(t) for i, t in enumerate(texts)}
-        keep = [i for i, p in parsed.items() if p is not None]
-        return keep, {
-            "tokens": [parsed[i][0] for i in keep],
-            "head": [parsed[i][1] for i in keep],
-            "tail": [parsed[i][2] for i in keep],
-            "label": [placeholder] * len(keep),
-        }
-    return list(range(len(texts))), {"text": list(texts), "label": [placeholder] * len(texts)}
+def _with_text(answer: dict, words: list[tuple[str, int, int]], text: str) -> tuple[dict, list[dict] | None]:
+    """The answer with character offsets and each entity's text (relations point at entity dicts), and the
+    entities with their word spans too (for relation heads); None for an answer without entities."""
+    if "entities" not in answer:
+        return answer, None
+    entities = [_entity(e, words, text) for e in answer["entities"]]
+    out = {**answer, "entities": [_public(e) for e in entities]}
+    if "relations" in answer:
+        out["relations"] = [{"type": r["type"], "score": r["score"], "head": _public(entities[r["head"]]),
+                             "tail": _public(entities[r["tail"]])} for r in answer["relations"]]
+    return out, entities
+
+
+def _entity(entity: dict, words: list[tuple[str, int, int]], text: str) -> dict:
+    start, end = words[entity["start"]][1], words[entity["end"] - 1][2]
+    return {"text": text[start:end], "type": entity["type"], "start": start, "end": end, "score": entity["score"],
+            "words": {"start": entity["start"], "end": entity["end"], "type": entity["type"]}}
+
+
+def _marked_entity(span: dict, words: list[tuple[str, int, int]], text: str) -> dict | None:
+    inside = [i for i, (_, s, e) in enumerate(words) if s >= span["start"] and e <= span["end"]]
+    if not inside:
+        return None
+    entity = {"type": span.get("type"), "start": inside[0], "end": inside[-1] + 1, "score": None}
+    return _entity(entity, words, text)
+
+
+def _public(entity: dict) -> dict:
+    return {k: v for k, v in entity.items() if k != "words"}

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from seqeval.scheme import IOB2, Entities
+
 
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
-    """(type, start, end-exclusive) of each entity in an IOB2 sequence; a stray I- opens an entity, as in conlleval."""
-    spans, start, kind = [], None, None
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, this = tag.partition("-")
-        if start is not None and not (prefix == "I" and this == kind):
-            spans.append((kind, start, i))
-            start = None
-        if prefix == "B" or (prefix == "I" and start is None):
-            start, kind = i, this
-    return spans
+    """(type, start, end-exclusive) of each entity in an IOB2 sequence, exactly as strict seqeval scoring counts them
+    (its own extraction): an ``I-X`` that does not continue an ``X`` entity starts nothing."""
+    return [(e.tag, e.start, e.end) for e in Entities([list(tags)], IOB2).entities[0]]
 
 
 def subword_span(word_starts: list[int], start: int, end: int, seq_len: int) -> tuple[int, int] | None:

@@ -13,6 +13,29 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+def words_with_offsets(text: str) -> list[tuple[str, int, int]]:
+    """Each word of ``words(text)`` with its character offsets ``[start, end)`` in ``text``."""
+    return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
+
+
+def strip_markup(text: str) -> tuple[str, dict[str, dict]]:
+    """The text without ``<e1>``/``<e2>`` tags, and each completely marked span's character offsets in that text
+    (``{"e1": {"start", "end", "type"?}, ...}``; empty unless both spans are marked)."""
+    plain, opened, spans, position = [], {}, {}, 0
+    length = 0
+    for match in MARKUP.finditer(text):
+        plain.append(text[position : match.start()])
+        length += match.start() - position
+        closing, role, kind = match.groups()
+        if not closing:
+            opened[role] = {"start": length, **({"type": kind} if kind else {})}
+        elif role in opened:
+            spans[role] = {**opened[role], "end": length}
+        position = match.end()
+    plain.append(text[position:])
+    return "".join(plain), spans if set(spans) == {"e1", "e2"} else {}
+
+
 def parse_marked(text: str) -> tuple[list[str], dict, dict] | None:
     """Words plus head and tail spans from SemEval-style markup ``<e1>…</e1> … <e2>…</e2>``; None without markup.
 

@@ -20,6 +20,8 @@ from mtl_nlp.config import RunConfig
 from mtl_nlp.data import load_split, make_loader, tokenize
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
+from mtl_nlp.hub import CURVES, draw_curves, write_model_card
+from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sampling import TaskSampler, interleave, task_proportions
 from mtl_nlp.tasks import Task, build_task
@@ -62,13 +64,20 @@ def prepare_data(
     return out
 
 
-def make_optimizer(model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float):
-    """AdamW without weight decay on biases and norms; heads may learn faster than the pretrained encoder."""
+def make_optimizer(
+    model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float, adapter_learning_rate: float | None = None
+):
+    """AdamW without weight decay on biases and norms; heads, and the sharing strategy's task parameters (adapters,
+    task copies, gates), may learn faster than the pretrained encoder."""
     groups: dict[tuple[float, float], list] = defaultdict(list)
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        lr = head_learning_rate if name.startswith("heads.") else learning_rate
+        lr = learning_rate
+        if name.startswith("heads."):
+            lr = head_learning_rate
+        elif adapter_learning_rate and (name.startswith("sharing.") or ".lora_" in name):
+            lr = adapter_learning_rate
         decay = 0.0 if param.ndim < 2 else weight_decay
         groups[(lr, decay)].append(param)
     return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d} for (lr, d), p in groups.items()])
@@ -118,7 +127,7 @@ def train(run: RunConfig) -> Path:
     encoder, tokenizer = load_encoder(run.encoder)
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)
-    model = MultiTaskModel.from_encoder(encoder, run.tasks)
+    model = MultiTaskModel.from_encoder(encoder, run.tasks, run.sharing)
     return fit(run, accelerator, model, tokenizer, tasks, data)
 
 
@@ -144,7 +153,7 @@ def _sampler(run: RunConfig, data: dict[str, TaskData]) -> TaskSampler:
 def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData]):
     """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``."""
     t = run.train
-    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay)
+    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay, t.adapter_learning_rate)
     n = accelerator.num_processes  # the prepared scheduler steps once per process
     scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
     train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer)
@@ -169,28 +178,33 @@ def fit(
     references = {name: data[name].dev_references for name in dev_loaders}
     accelerator.init_trackers("mtl_nlp", config=_flat_hparams(run))
     sampler, meter, history = _sampler(run, data), LossMeter(), []
+    sharing_report = accelerator.unwrap_model(model).sharing_report
     best = {"score": float("-inf"), "step": 0, "metrics": {}}
     progress = tqdm(total=t.max_steps, disable=not accelerator.is_local_main_process, desc="training")
     step, tokens, eval_seconds, started = 0, 0, 0.0, time.perf_counter()
+    peak = PeakMemory().start()
     model.train()
     for task, batch in interleave(train_loaders, sampler, t.max_steps * t.gradient_accumulation_steps):
         with accelerator.accumulate(model):
             labels = batch.pop("labels")
-            loss = tasks[task].loss(model(task=task, **batch).logits, labels)
+            out = model(task=task, **batch)
+            task_loss = tasks[task].loss(out.logits, labels)
+            # The sharing strategy's regulariser (soft sharing's distance, the gates' term), where it has one.
+            loss = task_loss if out.penalty is None else task_loss + out.penalty
             accelerator.backward(loss)
             if accelerator.sync_gradients:
                 accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-        meter.add(task, loss)
+        meter.add(task, task_loss)
         tokens += int(batch["attention_mask"].sum())
         if not accelerator.sync_gradients:
             continue
         step += 1
         progress.update(1)
         if step % t.log_every == 0:
-            accelerator.log({**meter.pop(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
+            accelerator.log({**meter.pop(), **sharing_report(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
         if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
             eval_started = time.perf_counter()
             results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
@@ -200,6 +214,7 @@ def fit(
                 save_model(model, tokenizer, accelerator, output_dir)
             eval_seconds += time.perf_counter() - eval_started
     progress.close()
+    peak.stop()
     if not dev_loaders:
         save_model(model, tokenizer, accelerator, output_dir)
     train_seconds = time.perf_counter() - started - eval_seconds
@@ -213,10 +228,15 @@ def fit(
         "eval_seconds": eval_seconds,
         "train_tokens_per_second": tokens * accelerator.num_processes / train_seconds,
         "steps": step,
+        "peak_memory_bytes": peak.bytes,
+        "sharing": sharing_report(),
         "run": _plain_run(run),
     }
     if accelerator.is_main_process:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if history:
+            draw_curves(history, output_dir / CURVES)
+        write_model_card(output_dir)
     accelerator.end_training()
     return output_dir
 

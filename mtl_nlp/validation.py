@@ -63,8 +63,8 @@ def _column_problems(task: TaskConfig, bad) -> None:
         for role in kind.required_roles:
             if not isinstance(task.columns.get(role), int):
                 bad("columns", f"conll files need a column number for {role!r}, e.g. columns: {{tokens: 0, tags: 3}}")
-    if task.type == "relation_classification" and task.metric == "relation_f1" and not task.negative_label:
-        bad("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation")
+    for key, message in kind.config_problems(task):
+        bad(key, message)
 
 
 def validate_run(path: str | Path, overrides: list[str] = (), *, check_files: bool = True) -> RunConfig:

@@ -1,6 +1,8 @@
 """Multi-task run plus one single-task baseline per task under the same budget; writes results.json, results.md and
-curves.png. Example:
+curves.png. With --variants, one multi-task run per variant of the run YAML instead, compared in one table. Examples:
     python scripts/benchmark.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out outputs/benchmark
+    python scripts/benchmark.py task_configs/runs/benchmark_sharing.yaml --variants task_configs/variants/sharing.yaml \
+        --no-single --out outputs/benchmark-sharing
 """
 
 import argparse
@@ -20,15 +22,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default="outputs/benchmark", help="folder for every run and the report")
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
     parser.add_argument("--test-dir", help="also score every model on the tasks' test files, relative to this folder")
-    parser.add_argument("--no-single", action="store_true", help="only the multi-task run")
+    parser.add_argument("--no-single", action="store_true", help="only the multi-task run(s)")
+    parser.add_argument("--variants", help="YAML mapping row names to lists of key=value overrides (one run per row)")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
     def body() -> int:
         from mtl_nlp.benchmark import run_benchmark
 
         overrides = [*args.overrides, *([f"data_dir={args.data_dir}"] if args.data_dir else [])]
-        run = validate_run(args.run, overrides)
         command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
+        if args.variants:
+            from mtl_nlp.benchmark_variants import load_variants, run_variants
+
+            runs = {name: validate_run(args.run, [*overrides, *extra]) for name, extra in load_variants(args.variants).items()}
+            out = run_variants(runs, seeds=args.seeds, out_dir=Path(args.out), single=not args.no_single, command=command)
+            print((out / "results.md").read_text())
+            return 0
+        run = validate_run(args.run, overrides)
         out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single, command=command)
         print((out / "results.md").read_text())
         return 0

@@ -65,7 +65,8 @@ def test_train_evaluate_predict_round_trip(tiny_run, demo_dir, tmp_path, capsys)
     inputs.write_text('{"text": "Anna Smith works for <e1:PER>Anna</e1> <e2:ORG>Globex</e2> ."}\n{"text": "A great film ."}\n')
     assert main(["predict", str(out), "--input", str(inputs), "--output", str(tmp_path / "pred.jsonl")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and "demo_relation" in rows[0] and "demo_relation" not in rows[1]
+    assert len(rows) == 2 and rows[0]["demo_relation"]["encoder_passes"] == 1 and len(rows[0]["demo_relation"]["relations"]) == 1
+    assert rows[0]["text"] == "Anna Smith works for Anna Globex ."  # the markup is read, not predicted on
     assert rows[1]["demo_sentiment"]["label"] in ("negative", "positive") and "entities" in rows[1]["demo_ner"]
 
 

@@ -91,3 +91,23 @@ def test_every_shipped_yaml_validates():
         validate_run(run, check_files=False)
     names = {t.name for r in runs for t in load_run(r)[0].tasks}
     assert names == {p.stem for p in tasks}, "every task YAML is used by a run, so every one is validated"
+
+
+def test_sharing_settings_are_checked_with_their_lines(tmp_path):
+    path = _run(tmp_path, "tasks: [sent]\nsharing:\n  type: hierarchcal\n  r: 0\n  layers: [0, 2]\n  task_layers: {sentt: 2}\n")
+    message = _messages(path)
+    assert f"{path}:3 sharing.type: unknown sharing 'hierarchcal'; did you mean 'hierarchical'?" in message
+    assert f"{path}:4 sharing.r: must be an integer >= 1, got 0" in message
+    assert f"{path}:5 sharing.layers: must be a list of 1-based layer numbers, got [0, 2]" in message
+    assert f"{path}:6 sharing.task_layers.sentt: not a task of this run; did you mean 'sent'?" in message
+    message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: hierarchical}\n"))
+    assert "sharing.task_layers: hierarchical sharing needs the layer each task reads" in message
+
+
+def test_every_shipped_variant_validates_against_its_run():
+    from mtl_nlp.benchmark_variants import check_comparable, load_variants
+
+    run = REPO / "task_configs" / "runs" / "benchmark_sharing.yaml"
+    variants = load_variants(REPO / "task_configs" / "variants" / "sharing.yaml")
+    assert set(variants) >= {"hard", "lora", "soft", "hierarchical", "attention"}
+    check_comparable({name: validate_run(run, overrides, check_files=False) for name, overrides in variants.items()})

@@ -56,6 +56,14 @@ def test_relation_f1_requires_the_negative_label(tmp_path):
     assert "negative_label: relation_f1 excludes the negative class" in _validate(tmp_path, text)
 
 
+def test_joint_extraction_needs_its_entity_types(tmp_path):
+    text = (
+        "name: re\ntype: joint_entity_relation\nformat: spert\nfiles: {train: r.json}\n"
+        "labels: [Work_For]\nmetric: conll04\n"
+    )
+    assert "entity_types: joint extraction tags the entity types it is given" in _validate(tmp_path, text)
+
+
 def test_per_split_format_needs_a_known_reader_for_every_file(tmp_path):
     text = (NER.replace("token_clasification", "token_classification")
             .replace("format: conll", "format: {train: conl}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.config import TaskConfig
+from mtl_nlp.spans import entity_spans
 
 IGNORE_INDEX = -100
 
@@ -22,9 +24,13 @@ class Task(Protocol):
     """
 
     config: TaskConfig
+    hub_task: str
     required_roles: tuple[str, ...]
     optional_roles: tuple[str, ...]
     label_role: str
+
+    @staticmethod
+    def config_problems(config: TaskConfig) -> list[tuple[str, str]]: ...
 
     def special_tokens(self) -> list[str]: ...
 
@@ -42,6 +48,16 @@ class Task(Protocol):
 
     def references(self, batch: dict[str, list]) -> list: ...
 
+    def write_answers(self, raw: Any, predictions: list, folder: Path, stem: str) -> Path:
+        """Write predictions in the benchmark's answer format under ``folder`` and return the file."""
+
+    def text_inputs(self, words: list[str], text: str) -> dict[str, list] | None:
+        """Input columns (placeholder labels) for one raw text, or None when the task reads entity pairs instead;
+        such a task also has ``pair_inputs(words, head, tail)``, the columns for one ordered pair of spans."""
+
+    def answers(self, logits: Any, batch: dict[str, torch.Tensor]) -> list[dict]:
+        """JSON-ready answers per row, with scores; entities in word offsets ``[start, end)``."""
+
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike)."""
@@ -56,3 +72,17 @@ def label_ids(labels: list[str], values: list) -> list[int]:
 
 def argmax_labels(logits: torch.Tensor, labels: list[str]) -> list[str]:
     return [labels[i] for i in logits.argmax(-1).tolist()]
+
+
+def scored_entities(tags: list[str], probabilities: list[float]) -> list[dict]:
+    """Entities of an IOB2 tag sequence, each scored by the mean probability of its words' predicted tags."""
+    return [
+        {"type": kind, "start": start, "end": end, "score": round(sum(probabilities[start:end]) / (end - start), 4)}
+        for kind, start, end in entity_spans(tags)
+    ]
+
+
+def scored_labels(logits: torch.Tensor, labels: list[str]) -> list[dict]:
+    """The best label of each row with its softmax probability."""
+    best = logits.float().softmax(-1).max(-1)
+    return [{"label": labels[i], "score": round(p, 4)} for p, i in zip(best.values.tolist(), best.indices.tolist())]

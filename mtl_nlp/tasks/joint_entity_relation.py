@@ -9,15 +9,17 @@ were found with the right span and type (SpERT's strict setting).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import EntityPairHead, predicted_entities
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX
+from mtl_nlp.tasks.base import IGNORE_INDEX, scored_entities
 
 
 def bio_tags(length: int, entities: list[dict]) -> list[str]:
@@ -30,6 +32,7 @@ def bio_tags(length: int, entities: list[dict]) -> list[str]:
 class JointEntityRelation:
     """Entities and the directed relations between them, from one sentence and one encoder pass."""
 
+    hub_task = "token-classification"  # the Hub's task id, for model cards
     required_roles = ("tokens", "entities", "relations")
     optional_roles: tuple[str, ...] = ()
     label_role = None  # labels sit inside the entity and relation objects; check() verifies them
@@ -39,6 +42,13 @@ class JointEntityRelation:
         self.labels = list(config.labels)
         self.tags = ["O"] + [f"{p}-{t}" for t in config.entity_types for p in ("B", "I")]
         self.negative = self.labels.index(config.negative_label) if config.negative_label in self.labels else 0
+
+    @staticmethod
+    def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
+        """(key, message) for settings this task type cannot work with."""
+        if not config.entity_types:
+            return [("entity_types", "joint extraction tags the entity types it is given: list them, e.g. [Loc, Org, Peop]")]
+        return []
 
     def special_tokens(self) -> list[str]:
         return []
@@ -107,6 +117,31 @@ class JointEntityRelation:
                     relations.append([*entities[h], *entities[t], self.labels[label]])
             out.append(json.dumps({"entities": entities, "relations": relations}))
         return out
+
+    def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
+        return {"tokens": [words], "entities": [[]], "relations": [[]]}
+
+    def answers(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[dict]:
+        """Entities (scored by their words' tag probabilities) and the relations the head found between them."""
+        token_logits, pair_logits, pairs = logits
+        best = token_logits.float().softmax(-1).max(-1)
+        out = []
+        for row, starts in enumerate(batch["word_starts"].tolist()):
+            kept = [s for s in starts if s != -2]  # -1: a word cut by max_length, read as 'O' (as decode does)
+            tags = [self.tags[best.indices[row, s]] if s >= 0 else "O" for s in kept]
+            entities = scored_entities(tags, [float(best.values[row, s]) if s >= 0 else 1.0 for s in kept])
+            relation_best = pair_logits[row].float().softmax(-1).max(-1)
+            relations = [
+                {"head": h, "tail": t, "type": self.labels[k], "score": round(p, 4)}
+                for (h, t), p, k in zip(pairs[row], relation_best.values.tolist(), relation_best.indices.tolist())
+                if k != self.negative
+            ]
+            out.append({"entities": entities, "relations": relations})
+        return out
+
+    def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
+        """Predictions in the benchmark's own answer format (``<stem>.json``), for its official scorer."""
+        return write_spert(raw, predictions, folder / f"{stem}.json")
 
     def references(self, batch: dict[str, list]) -> list[str]:
         out = []

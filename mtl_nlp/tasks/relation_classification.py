@@ -6,13 +6,16 @@ hidden states of the two opening markers, head first, so ``works_for(A, B)`` and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from mtl_nlp.answers import write_relation_answers
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import SpanPairHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, scored_labels
 
 
 def markers(role: str, entity_type: str | None) -> tuple[str, str]:
@@ -39,6 +42,7 @@ def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool) -> li
 class RelationClassification:
     """Direction-aware relation between a head and a tail span given as ``{start, end, type}`` token offsets."""
 
+    hub_task = "text-classification"  # the Hub's task id, for model cards
     required_roles = ("tokens", "head", "tail", "label")
     optional_roles = ("id",)  # kept for answer files such as SemEval's "<id>\t<label>"
     label_role = "label"
@@ -47,6 +51,13 @@ class RelationClassification:
         self.config = config
         self.labels = list(config.labels)
         self.typed = bool(config.entity_types)
+
+    @staticmethod
+    def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
+        """(key, message) for settings this task type cannot work with."""
+        if config.metric == "relation_f1" and not config.negative_label:
+            return [("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation")]
+        return []
 
     def special_tokens(self) -> list[str]:
         types = self.config.entity_types or [None]
@@ -95,6 +106,22 @@ class RelationClassification:
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
         return argmax_labels(logits, self.labels)
+
+    def text_inputs(self, words: list[str], text: str) -> None:
+        return None  # the task classifies a pair of entities: see pair_inputs
+
+    def pair_inputs(self, words: list[str], head: dict, tail: dict) -> dict[str, list] | None:
+        """Input columns for one ordered pair of spans, or None when the task has no markers for their types."""
+        if self.typed and not {head.get("type"), tail.get("type")} <= set(self.config.entity_types):
+            return None
+        return {"tokens": [words], "head": [head], "tail": [tail], "label": [self.labels[0]]}
+
+    def answers(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[dict]:
+        return scored_labels(logits, self.labels)
+
+    def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
+        """Predictions in the benchmark's own answer format (``<stem>.answers.txt``), for its official scorer."""
+        return write_relation_answers(raw, predictions, folder / f"{stem}.answers.txt")
 
     def references(self, batch: dict[str, list]) -> list[str]:
         return [str(v) for v in batch["label"]]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from mtl_nlp.answers import write_labels
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import SequenceHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, scored_labels
 
 
 class SequenceClassification:
     """A text, or a pair when the task maps a ``text_pair`` column, classified as a whole."""
 
+    hub_task = "text-classification"  # the Hub's task id, for model cards
     required_roles = ("text", "label")
     optional_roles = ("text_pair",)
     label_role = "label"
@@ -21,6 +25,11 @@ class SequenceClassification:
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
         self.labels = list(config.labels)
+
+    @staticmethod
+    def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
+        """(key, message) for settings this task type cannot work with."""
+        return []
 
     def special_tokens(self) -> list[str]:
         return []
@@ -49,6 +58,16 @@ class SequenceClassification:
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
         return argmax_labels(logits, self.labels)
+
+    def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
+        return {"text": [text], "label": [self.labels[0]]}
+
+    def answers(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[dict]:
+        return scored_labels(logits, self.labels)
+
+    def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
+        """Predictions in the benchmark's own answer format (``<stem>.tsv``), for its official scorer."""
+        return write_labels(raw, predictions, folder / f"{stem}.tsv")
 
     def references(self, batch: dict[str, list]) -> list[str]:
         return [str(v) for v in batch["label"]]

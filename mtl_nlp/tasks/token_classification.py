@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from transformers import DataCollatorForTokenClassification, PreTrainedTokenizerBase
 
+from mtl_nlp.answers import write_conll
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import TokenHead
 from mtl_nlp.spans import entity_spans
-from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy
+from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, scored_entities
 
 
 def to_iob2(tags: list[str], scheme: str) -> list[str]:
@@ -44,6 +47,7 @@ def labels_as_iob2(labels: list[str], scheme: str) -> list[str]:
 class TokenClassification:
     """NER and any other per-word tagging task."""
 
+    hub_task = "token-classification"  # the Hub's task id, for model cards
     required_roles = ("tokens", "tags")
     optional_roles: tuple[str, ...] = ()
     label_role = "tags"
@@ -51,6 +55,11 @@ class TokenClassification:
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
         self.labels = labels_as_iob2(config.labels, config.tag_scheme)
+
+    @staticmethod
+    def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
+        """(key, message) for settings this task type cannot work with."""
+        return []
 
     def special_tokens(self) -> list[str]:
         return []
@@ -87,6 +96,23 @@ class TokenClassification:
         predicted = logits.argmax(-1).tolist()
         keep = (batch["labels"] != IGNORE_INDEX).tolist()
         return [[self.labels[p] for p, k in zip(row, mask) if k] for row, mask in zip(predicted, keep)]
+
+    def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
+        return {"tokens": [words], "tags": [["O"] * len(words)]}
+
+    def answers(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[dict]:
+        """Entities from the tag at each word's first sub-word, as ``decode`` reads them, scored."""
+        best = logits.float().softmax(-1).max(-1)
+        keep = batch["labels"] != IGNORE_INDEX
+        out = []
+        for row in range(logits.shape[0]):
+            tags = [self.labels[i] for i in best.indices[row][keep[row]].tolist()]
+            out.append({"entities": scored_entities(tags, best.values[row][keep[row]].tolist())})
+        return out
+
+    def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
+        """Predictions in the benchmark's own answer format (``<stem>.conll.txt``), for its official scorer."""
+        return write_conll(raw, predictions, folder / f"{stem}.conll.txt")
 
     def references(self, batch: dict[str, list]) -> list[list[str]]:
         return [to_iob2(tags, self.config.tag_scheme) for tags in batch["tags"]]

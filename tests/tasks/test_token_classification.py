@@ -18,10 +18,16 @@ def test_bioes_and_iob1_become_iob2():
     assert labels_as_iob2(["O", "I-PER"], "iob1") == ["O", "I-PER", "B-PER"]
 
 
-def test_entity_spans_of_iob2():
-    assert entity_spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-PER"]) == [
-        ("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5), ("PER", 5, 6)
-    ]
+def test_entity_spans_are_those_strict_seqeval_counts():
+    """A stray I- (after O, or after another type) starts no entity: strict IOB2 scoring ignores it too."""
+    tags = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-PER", "O", "I-ORG", "I-ORG"]
+    assert entity_spans(tags) == [("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5)]
+    from mtl_nlp.metrics import compute
+
+    gold = tags[:7] + ["B-ORG", "I-ORG"]
+    scores = compute("seqeval", [tags], [gold], labels=[], negative_label=None)
+    assert scores["per_type"]["ORG"]["recall"] == 0.0  # the metric does not count the stray I-ORG I-ORG as ORG either
+    assert scores["precision"] == 1.0  # and every entity entity_spans shows is one the metric counts as found
 
 
 def test_first_subword_is_labelled_and_the_rest_ignored(tiny_tokenizer):

@@ -1,0 +1,151 @@
+"""The model card of a saved model folder, and pushing that folder to the Hugging Face Hub.
+
+The card is built with ``huggingface_hub``'s ``ModelCard``/``ModelCardData`` and ``EvalResult`` (one ``model-index``
+entry per task and metric) from the folder's own ``config.json`` and, when there is one, the run's ``metrics.json``.
+The Hub token is whatever ``huggingface_hub`` finds (``HF_TOKEN`` or the login cache); it is never logged or shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+
+from mtl_nlp.config import SharingConfig, TaskConfig
+from mtl_nlp.errors import ConfigError
+from mtl_nlp.metrics import DESCRIPTIONS
+from mtl_nlp.tasks import get_task_type
+
+DEFAULT_SHARING = dataclasses.asdict(SharingConfig())
+TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
+CURVES = "dev_curves.png"
+
+
+def eval_results(tasks: list[TaskConfig], scores: dict[str, dict], split: str) -> list[EvalResult]:
+    """One EvalResult per task: its primary metric, in percent, on ``split``."""
+    out = []
+    for task in tasks:
+        if task.name not in scores:
+            continue
+        out.append(EvalResult(
+            task_type=get_task_type(task.type).hub_task,
+            task_name=task.type,
+            dataset_type=task.hub or task.name,
+            dataset_name=task.name,
+            dataset_config=task.hub_config,
+            dataset_split=split,
+            metric_type=task.metric,
+            metric_name=DESCRIPTIONS.get(task.metric, task.metric),
+            metric_value=round(100 * scores[task.name]["primary"], 2),
+        ))
+    return out
+
+
+def model_card(model_dir: str | Path, repo_id: str | None = None) -> ModelCard:
+    """The card of a saved model folder: its tasks and labels from config.json, results and training settings from
+    metrics.json when the folder has one, and the learning-curve image when the run drew it."""
+    folder = Path(model_dir)
+    config = json.loads((folder / "config.json").read_text())
+    tasks = [TaskConfig(**spec) for spec in config["tasks"]]
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+    run = metrics.get("run", {})
+    encoder = run.get("encoder") or config["encoder"].get("_name_or_path") or config["encoder"]["model_type"]
+    name = repo_id.split("/")[-1] if repo_id else folder.resolve().name
+    results = eval_results(tasks, metrics.get("dev", {}), "validation")
+    data = ModelCardData(
+        library_name="mtl-nlp",
+        tags=["mtl-nlp", "multi-task", *sorted({get_task_type(t.type).hub_task for t in tasks})],
+        base_model=encoder if "/" in encoder and not Path(encoder).exists() else None,
+        datasets=sorted({t.hub for t in tasks if t.hub}) or None,
+        model_name=name,
+        eval_results=results or None,
+    )
+    return ModelCard.from_template(
+        data,
+        template_path=str(TEMPLATE),
+        model_name=name,
+        encoder=encoder,
+        encoder_type=config["encoder"]["model_type"],
+        sharing=(config.get("sharing") or {}).get("type", "hard"),
+        tasks=[{"name": t.name, "type": t.type, "metric_description": DESCRIPTIONS.get(t.metric, t.metric), "labels": t.labels} for t in tasks],
+        results=[{"task": r.dataset_name, "split": "dev", "metric": r.metric_name, "value": r.metric_value} for r in results],
+        results_source=f"Dev scores of the checkpoint kept by training (step {metrics.get('best_step')}, the best mean of the tasks' metrics)." if results else "",
+        curves=CURVES if (folder / CURVES).is_file() else None,
+        training=_training_table(run, metrics),
+        datasets=[t.hub or t.name for t in tasks],
+        repo_or_path=repo_id or str(folder),
+    )
+
+
+def _training_table(run: dict, metrics: dict) -> dict[str, str]:
+    if not run:
+        return {}
+    train, sampling = run["train"], run["sampling"]
+    return {
+        "encoder": run["encoder"],
+        "sharing": ", ".join(f"{k}={v}" for k, v in run["sharing"].items() if k == "type" or v != DEFAULT_SHARING.get(k)),
+        "task sampling": f"{sampling['type']} (temperature {sampling['temperature']})",
+        "steps x batch size": f"{train['max_steps']} x {train['batch_size']}",
+        "learning rate (encoder / heads)": f"{train['learning_rate']} / {train['head_learning_rate'] or train['learning_rate']}",
+        "warm-up ratio, weight decay": f"{train['warmup_ratio']}, {train['weight_decay']}",
+        "mixed precision": train["mixed_precision"],
+        "seed": train["seed"],
+        "training time (s)": f"{metrics.get('train_seconds', 0):.0f}",
+    }
+
+
+def draw_curves(history: list[dict], path: str | Path) -> None:
+    """Every task's dev primary metric against the training step, for the card."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    for task in history[0]["dev"]:
+        axis.plot([h["step"] for h in history], [100 * h["dev"][task]["primary"] for h in history], "o-", label=task)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("dev primary metric (%)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_model_card(model_dir: str | Path, repo_id: str | None = None) -> Path:
+    path = Path(model_dir) / "README.md"
+    model_card(model_dir, repo_id).save(path)
+    return path
+
+
+def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+         commit_message: str | None = None, token: str | None = None) -> str:
+    """Create the repo if needed and upload the whole folder, card included, in one commit; returns the commit URL."""
+    folder = Path(model_dir)
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"{folder}: not a model folder (no config.json); give the output_dir of a training run")
+    write_model_card(folder, repo_id)
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id, folder_path=str(folder), revision=revision, commit_message=commit_message or "Upload mtl-nlp model"
+        )
+    except LocalTokenNotFoundError:
+        raise ConfigError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN") from None
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else "no answer"
+        raise ConfigError(f"pushing {folder} to {repo_id} failed (HTTP {status}): {_first_line(err)}. "
+                          "Check the repo id and that your token may write to it.") from None
+    return commit.commit_url
+
+
+def _first_line(err: Exception) -> str:
+    """The error's first line; huggingface_hub never puts the token there, and nothing else of the request is kept."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -1,0 +1,68 @@
+import torch
+from accelerate import Accelerator
+from peft import PeftModel
+from transformers import AutoConfig, AutoModel
+
+from mtl_nlp.config import SharingConfig
+from mtl_nlp.encoders import add_special_tokens, load_encoder, resolve_encoder
+from mtl_nlp.modeling import MultiTaskModel
+from mtl_nlp.sharing.lora import SHARED_ADAPTER, LoraSharing
+from mtl_nlp.tasks import build_task
+from mtl_nlp.trainer import fit, prepare_data, read_data
+from mtl_nlp.validation import validate_run
+from sharing.helpers import batches, perturb, tiny_model
+
+
+def test_r8_on_query_and_value_trains_under_two_percent_of_the_default_encoder_per_task():
+    config = AutoConfig.from_pretrained(resolve_encoder("all-MiniLM-L6-v2"))
+    encoder = AutoModel.from_config(config, add_pooling_layer=False)
+    base = sum(p.numel() for p in encoder.parameters())
+    LoraSharing(SharingConfig(type="lora", r=8, target_modules=["query", "value"]), encoder, ["a", "b"])
+    per_task = sum(p.numel() for n, p in encoder.named_parameters() if ".a." in n)
+    assert per_task == config.num_hidden_layers * 2 * 8 * (config.hidden_size + config.hidden_size)
+    assert per_task / base <= 0.02
+
+
+def test_frozen_base_stays_bit_identical_while_adapters_and_heads_train(tiny_run):
+    run = validate_run(tiny_run(sharing={"type": "lora", "r": 4, "train_encoder": False}, train={"learning_rate": 1e-2}))
+    accelerator = Accelerator(cpu=True)
+    encoder, tokenizer = load_encoder(run.encoder)
+    tasks = {t.name: build_task(t) for t in run.tasks}
+    add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
+    data = prepare_data(read_data(run, tasks), tasks, tokenizer, accelerator)
+    model = MultiTaskModel.from_encoder(encoder, run.tasks, run.sharing)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    fit(run, accelerator, model, tokenizer, tasks, data)
+    after = dict(model.named_parameters())
+    base = [n for n in before if n.startswith("encoder.") and ".lora_" not in n]
+    assert base and all(torch.equal(after[n], before[n]) for n in base)
+    for task in tasks:  # round robin over 4 steps: every task's adapter and head moved
+        assert not torch.equal(after[f"encoder.encoder.layer.0.attention.self.query.lora_B.{task}.weight"],
+                               before[f"encoder.encoder.layer.0.attention.self.query.lora_B.{task}.weight"])
+        assert any(not torch.equal(after[n], before[n]) for n in before if n.startswith(f"heads.{task}."))
+
+
+def test_adapters_load_with_peft_on_the_plain_encoder(tiny_encoder_dir, tmp_path):
+    model, tokenizer = tiny_model(tiny_encoder_dir, type="lora", r=4)
+    perturb(model)
+    model.eval()
+    model.save_pretrained(tmp_path)
+    batch = batches(tokenizer)["ner"]
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    for task in ("ner", "sent"):
+        plain = AutoModel.from_pretrained(tiny_encoder_dir, add_pooling_layer=False)
+        peft_model = PeftModel.from_pretrained(plain, tmp_path / "adapters" / task).eval()
+        torch.testing.assert_close(peft_model(**inputs).last_hidden_state, model.encode(task, **batch), rtol=0, atol=1e-6)
+
+
+def test_the_shared_adapter_sits_under_every_task(tiny_encoder_dir):
+    model, tokenizer = tiny_model(tiny_encoder_dir, type="lora", r=4, shared_adapter=True)
+    model.eval()
+    batch = batches(tokenizer)["sent"]
+    before = {t: model.encode(t, **batch) for t in ("ner", "sent")}
+    with torch.no_grad():
+        for name, param in model.encoder.named_parameters():
+            if f"lora_B.{SHARED_ADAPTER}." in name:
+                param.add_(0.5)
+    for task in ("ner", "sent"):
+        assert not torch.allclose(model.encode(task, **batch), before[task])

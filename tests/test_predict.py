@@ -1,0 +1,102 @@
+import json
+
+import pytest
+import torch
+
+from mtl_nlp.config import SharingConfig, TaskConfig
+from mtl_nlp.encoders import add_special_tokens, load_encoder
+from mtl_nlp.modeling import MultiTaskModel
+from mtl_nlp.predict import pipeline
+from mtl_nlp.tasks import build_task
+
+NER = TaskConfig(name="ner", type="token_classification", labels=["O", "B-PER", "I-PER"], metric="seqeval", files={"train": "x"})
+SENT = TaskConfig(name="sent", type="sequence_classification", labels=["neg", "pos"], metric="accuracy", files={"train": "x"})
+REL = TaskConfig(name="rel", type="relation_classification", labels=["none", "knows"], metric="relation_f1",
+                 negative_label="none", entity_types=["PER"], files={"train": "x"})
+TEXTS = ["John met Mary in Paris .", "a great film", "Mary , John and Ann ."]
+
+
+def _save(folder, tiny_encoder_dir, tasks, **sharing):
+    encoder, tokenizer = load_encoder(str(tiny_encoder_dir))
+    add_special_tokens(tokenizer, encoder, [t for c in tasks for t in build_task(c).special_tokens()])
+    model = MultiTaskModel.from_encoder(encoder, tasks, SharingConfig(**sharing))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _count_encoder_calls(predictor) -> list:
+    calls = []
+    predictor.model.encoder.register_forward_hook(lambda *args: calls.append(1))
+    return calls
+
+
+def test_one_encoder_pass_serves_every_token_and_sequence_head(tiny_encoder_dir, tmp_path):
+    predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [NER, SENT])))
+    calls = _count_encoder_calls(predictor)
+    answers = predictor(TEXTS)
+    assert len(calls) == 1  # three texts, two heads, one batch: one pass
+    assert all({"ner", "sent"} <= set(a) for a in answers)
+
+
+@pytest.mark.parametrize(("sharing", "passes"), [({"type": "hierarchical", "task_layers": {"ner": 1}}, 1), ({"type": "lora", "r": 2}, 2)])
+def test_passes_follow_the_sharing_strategy(sharing, passes, tiny_encoder_dir, tmp_path):
+    predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [NER, SENT], **sharing)))
+    calls = _count_encoder_calls(predictor)
+    predictor(TEXTS)
+    assert len(calls) == passes
+
+
+def test_answers_equal_the_evaluation_path_with_character_offsets(tiny_encoder_dir, tmp_path):
+    folder = _save(tmp_path, tiny_encoder_dir, [NER, SENT])
+    predictor = pipeline(str(folder))
+    with torch.no_grad():  # make some words PER so there are entities to compare
+        predictor.model.heads["ner"].classifier.bias.copy_(torch.tensor([0.0, 0.3, 0.0]))
+    answers = predictor(TEXTS)
+    model, tokenizer = predictor.model, predictor.tokenizer
+    for config in (NER, SENT):
+        task = build_task(config)
+        columns = {"tokens": [t.split() for t in TEXTS], "tags": [["O"] * len(t.split()) for t in TEXTS]} if config is NER \
+            else {"text": TEXTS, "label": ["neg"] * len(TEXTS)}
+        encoded = task.preprocess(columns, tokenizer)
+        encoded.pop("lost")
+        batch = task.collator(tokenizer)([{k: encoded[k][i] for k in encoded} for i in range(len(TEXTS))])
+        with torch.no_grad():
+            decoded = task.decode(model(task=config.name, **batch).logits, batch)
+        for text, answer, expected in zip(TEXTS, answers, decoded):
+            if config is SENT:
+                assert answer["sent"]["label"] == expected
+                continue
+            from mtl_nlp.spans import entity_spans
+
+            words = text.split()
+            assert [(e["type"], e["text"]) for e in answer["ner"]["entities"]] == [(k, " ".join(words[s:e])) for k, s, e in entity_spans(expected)]
+            assert all(text[e["start"] : e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in answer["ner"]["entities"])
+    assert any(a["ner"]["entities"] for a in answers)
+
+
+def test_relations_come_from_predicted_entities_one_marked_pass_per_pair(tiny_encoder_dir, tmp_path):
+    predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [NER, REL])))
+    with torch.no_grad():  # every word a person; every pair a relation
+        predictor.model.heads["ner"].classifier.bias.copy_(torch.tensor([0.0, 9.0, 0.0]))
+        predictor.model.heads["rel"].classifier.bias.copy_(torch.tensor([0.0, 9.0]))
+    answer = predictor("John met Mary")
+    names = [e["text"] for e in answer["ner"]["entities"]]
+    assert names == ["John", "met", "Mary"]
+    relations = answer["rel"]["relations"]
+    assert answer["rel"]["encoder_passes"] == 6 == len(relations)
+    assert {(r["head"]["text"], r["tail"]["text"]) for r in relations} == {(h, t) for h in names for t in names if h != t}
+    assert all(r["type"] == "knows" and r["head"]["start"] == "John met Mary".index(r["head"]["text"]) for r in relations)
+    marked = predictor("<e1:PER>John</e1> met <e2:PER>Mary</e2>")
+    assert marked["text"] == "John met Mary" and marked["rel"]["encoder_passes"] == 1
+    assert [(r["head"]["text"], r["tail"]["text"]) for r in marked["rel"]["relations"]] == [("John", "Mary")]
+    json.dumps(answer)  # JSON-ready
+
+
+def test_empty_and_over_long_texts_say_what_was_done(tiny_encoder_dir, tmp_path):
+    short = TaskConfig(**{**NER.__dict__, "max_length": 8})
+    predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [short, SENT])))
+    empty, long = predictor(["  ", "john " * 20])
+    assert empty["warnings"] == ["empty text: there are no words to predict on, so no task ran"] and "ner" not in empty
+    assert any("ner: the text is longer than the task's max_length of 8 sub-words" in w for w in long["warnings"])
+    assert "sent" in long and "ner" in long
