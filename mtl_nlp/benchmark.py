@@ -18,7 +18,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from mtl_nlp.config import RunConfig, SamplingConfig
+from mtl_nlp.config import RunConfig, SamplingConfig, SharingConfig, TaskConfig, TrainConfig
 from mtl_nlp.errors import ConfigError
 
 logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs reused from disk)
@@ -72,6 +72,23 @@ def _comparable(run: RunConfig) -> dict:
     return data
 
 
+def _default(field: dataclasses.Field):
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+
+
+def with_new_defaults(recorded: dict) -> dict:
+    """A run recorded before a config field existed ran as that field's default says: add it, so it compares equal."""
+    out = copy.deepcopy(recorded)
+    for key, cls in (("sharing", SharingConfig), ("sampling", SamplingConfig), ("train", TrainConfig)):
+        for field in dataclasses.fields(cls):
+            out.setdefault(key, {}).setdefault(field.name, _default(field))
+    optional = [f for f in dataclasses.fields(TaskConfig) if f.name != "source" and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)]
+    for task in out.get("tasks", []):
+        for field in optional:
+            task.setdefault(field.name, _default(field))
+    return out
+
+
 def run_or_reuse(job: RunConfig) -> dict:
     """Train ``job`` unless its output folder already holds a finished run of exactly this config."""
     from mtl_nlp.trainer import train
@@ -79,7 +96,7 @@ def run_or_reuse(job: RunConfig) -> dict:
     metrics_file = Path(job.output_dir) / "metrics.json"
     if metrics_file.is_file():
         summary = json.loads(metrics_file.read_text())
-        recorded = {k: v for k, v in summary["run"].items() if k not in ("output_dir", "path")}
+        recorded = {k: v for k, v in with_new_defaults(summary["run"]).items() if k not in ("output_dir", "path")}
         if recorded == _comparable(job):
             logger.info(f"reusing the finished run in {job.output_dir}")
             return summary

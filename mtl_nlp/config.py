@@ -53,6 +53,7 @@ class TaskConfig:
     negative_label: str | None = None
     entity_types: list[str] = field(default_factory=list)
     pooling: Literal["mean", "cls"] = "mean"
+    decoding: Literal["argmax", "viterbi"] = "argmax"  # tagging: viterbi never emits an invalid IOB2 sequence
     max_length: int = 128
     # Where each key was written, for error messages: {"labels": ("task_configs/x.yaml", 7)}.
     source: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False, compare=False)
@@ -85,6 +86,8 @@ class TaskConfig:
             bad("files", "needs a 'train' file")
         if self.tag_scheme not in ("iob2", "bio", "iob1", "bioes"):
             bad("tag_scheme", f"unknown scheme {self.tag_scheme!r}; allowed: iob2, bio, iob1, bioes")
+        if self.decoding not in ("argmax", "viterbi"):
+            bad("decoding", f"unknown decoding {self.decoding!r}; allowed: argmax, viterbi")
         if self.pooling not in ("mean", "cls"):
             bad("pooling", f"unknown pooling {self.pooling!r}; allowed: mean, cls")
         if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 8192:

@@ -15,6 +15,7 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 from mtl_nlp.config import SharingConfig, TaskConfig
+from mtl_nlp.encoders import DEFAULT_ALIASES
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.metrics import DESCRIPTIONS
 from mtl_nlp.tasks import get_task_type
@@ -58,7 +59,7 @@ def model_card(model_dir: str | Path, repo_id: str | None = None) -> ModelCard:
     data = ModelCardData(
         library_name="mtl-nlp",
         tags=["mtl-nlp", "multi-task", *sorted({get_task_type(t.type).hub_task for t in tasks})],
-        base_model=encoder if "/" in encoder and not Path(encoder).exists() else None,
+        base_model=_hub_id(encoder),
         datasets=sorted({t.hub for t in tasks if t.hub}) or None,
         model_name=name,
         eval_results=results or None,
@@ -78,6 +79,13 @@ def model_card(model_dir: str | Path, repo_id: str | None = None) -> ModelCard:
         datasets=[t.hub or t.name for t in tasks],
         repo_or_path=repo_id or str(folder),
     )
+
+
+def _hub_id(encoder: str) -> str | None:
+    """The encoder's Hub id for the card's base_model: the default's full id, any other id as given, None for a path."""
+    if encoder in DEFAULT_ALIASES:
+        return DEFAULT_ALIASES[-1]
+    return encoder if "/" in encoder and not Path(encoder).exists() else None
 
 
 def _training_table(run: dict, metrics: dict) -> dict[str, str]:

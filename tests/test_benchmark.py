@@ -42,3 +42,15 @@ def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp
     before = (out / "multitask" / "seed-1" / "model.safetensors").stat().st_mtime
     assert benchmark_main([str(run), "--out", str(out), "--seeds", "1", "--no-single"]) == 0
     assert (out / "multitask" / "seed-1" / "model.safetensors").stat().st_mtime == before
+
+
+def test_a_run_recorded_before_a_config_field_existed_is_still_reused(tiny_run, tmp_path):
+    from mtl_nlp.benchmark import _comparable, with_new_defaults
+
+    job = validate_run(tiny_run())
+    recorded = _comparable(job)
+    del recorded["tasks"][0]["decoding"], recorded["sharing"]["layer_mix"], recorded["train"]["adapter_learning_rate"]
+    assert recorded != _comparable(job) and with_new_defaults(recorded) == _comparable(job)
+    changed = _comparable(job)
+    changed["tasks"][0]["decoding"] = "viterbi"
+    assert with_new_defaults(changed) != _comparable(job)  # a field set to another value still differs

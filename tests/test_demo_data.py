@@ -15,5 +15,7 @@ def test_seeded_and_well_formed(tmp_path):
     assert len(rows) == 30
     for row in rows:
         head, tail = row["head"], row["tail"]
-        assert 0 <= head["start"] < head["end"] <= len(row["tokens"]) and head["end"] <= tail["start"] or tail["end"] <= head["start"]
+        for span in (head, tail):
+            assert 0 <= span["start"] < span["end"] <= len(row["tokens"])
+        assert head["end"] <= tail["start"] or tail["end"] <= head["start"]  # the two spans do not overlap
     assert (a / "sentiment/dev.tsv").read_text().count("\n") == 11

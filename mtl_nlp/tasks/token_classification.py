@@ -10,6 +10,7 @@ from transformers import DataCollatorForTokenClassification, PreTrainedTokenizer
 
 from mtl_nlp.answers import write_conll
 from mtl_nlp.config import TaskConfig
+from mtl_nlp.decoding import iob2_transitions, viterbi
 from mtl_nlp.heads import TokenHead
 from mtl_nlp.spans import entity_spans
 from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, scored_entities
@@ -55,6 +56,7 @@ class TokenClassification:
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
         self.labels = labels_as_iob2(config.labels, config.tag_scheme)
+        self._transitions = iob2_transitions(self.labels)
 
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
@@ -92,23 +94,27 @@ class TokenClassification:
         return cross_entropy(logits, labels)
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[list[str]]:
-        """Word-level tags: the prediction at each word's first sub-word (where the label is not ignored)."""
-        predicted = logits.argmax(-1).tolist()
-        keep = (batch["labels"] != IGNORE_INDEX).tolist()
-        return [[self.labels[p] for p, k in zip(row, mask) if k] for row, mask in zip(predicted, keep)]
+        """Word-level tags read at each word's first sub-word (where the label is not ignored)."""
+        return [[self.labels[i] for i in ids] for ids, _ in self._word_tags(logits, batch)]
+
+    def _word_tags(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[tuple[list[int], list[float]]]:
+        """Per row: the tag id of each word (per-word argmax, or the best valid IOB2 sequence with ``viterbi``) and
+        that tag's probability."""
+        log_probs = logits.float().log_softmax(-1)
+        keep = batch["labels"] != IGNORE_INDEX
+        out = []
+        for row in range(logits.shape[0]):
+            words = log_probs[row][keep[row]]
+            ids = viterbi(words, *self._transitions) if self.config.decoding == "viterbi" else words.argmax(-1).tolist()
+            out.append((ids, words[range(len(ids)), ids].exp().tolist()))
+        return out
 
     def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
         return {"tokens": [words], "tags": [["O"] * len(words)]}
 
     def answers(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[dict]:
-        """Entities from the tag at each word's first sub-word, as ``decode`` reads them, scored."""
-        best = logits.float().softmax(-1).max(-1)
-        keep = batch["labels"] != IGNORE_INDEX
-        out = []
-        for row in range(logits.shape[0]):
-            tags = [self.labels[i] for i in best.indices[row][keep[row]].tolist()]
-            out.append({"entities": scored_entities(tags, best.values[row][keep[row]].tolist())})
-        return out
+        """Entities of the tags ``decode`` reads, scored by their words' tag probabilities."""
+        return [{"entities": scored_entities([self.labels[i] for i in ids], p)} for ids, p in self._word_tags(logits, batch)]
 
     def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
         """Predictions in the benchmark's own answer format (``<stem>.conll.txt``), for its official scorer."""

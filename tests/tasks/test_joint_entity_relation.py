@@ -55,10 +55,13 @@ def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenize
     with torch.no_grad():
         head.tagger.weight.zero_()
         head.tagger.bias.copy_(torch.tensor([-1.0, 1.0, -1.0, -1.0, -1.0, -1.0, -1.0]))  # every word B-Loc
+        head.classifier.weight.zero_()
+        head.classifier.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))  # every pair the third label
     output = head(hidden, batch)
     predicted = [json.loads(x) for x in task.decode(output, batch)]
     assert [e[2] for e in predicted[0]["entities"]] == ["Loc"] * 8 and len(output[2][0]) == 8 * 7
-    assert all(r[-1] in ("Work_For", "OrgBased_In") for r in predicted[0]["relations"])
+    assert len(predicted[0]["relations"]) == 8 * 7  # every ordered pair of predicted entities was classified
+    assert {r[-1] for r in predicted[0]["relations"]} == {task.labels[2]}
     assert json.loads(task.references(raw[:])[0])["relations"][0] == [0, 2, "Peop", 4, 5, "Org", "Work_For"]
 
 
@@ -80,8 +83,10 @@ def test_predictor_returns_entities_and_relations(tiny_encoder_dir, tmp_path):
     model = MultiTaskModel.from_encoder(encoder, [CONFIG])
     with torch.no_grad():  # tag every word B-Peop so there are entities and pairs to classify
         model.heads["conll04"].tagger.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0]))
+        model.heads["conll04"].classifier.bias.copy_(torch.tensor([0.0, 9.0, 0.0]))  # and every pair a relation
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     answer = Predictor(str(tmp_path))(["John works for Acme ."])[0]["conll04"]
     assert [e["text"] for e in answer["entities"]] == ["John", "works", "for", "Acme", "."]
-    assert all(r["type"] in CONFIG.labels[1:] and r["head"]["type"] == "Peop" for r in answer["relations"])
+    assert len(answer["relations"]) == 5 * 4
+    assert all(r["type"] == CONFIG.labels[1] and r["head"]["type"] == "Peop" for r in answer["relations"])

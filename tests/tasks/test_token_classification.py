@@ -51,3 +51,20 @@ def test_decode_reads_first_subwords_only():
 
 def test_check_catches_length_mismatch():
     assert "2 tokens but 1 tags" in _task().check({"tokens": ["a", "b"], "tags": ["O"]})
+
+
+def test_viterbi_decoding_reads_first_subwords_and_never_breaks_iob2():
+    import torch
+
+    # two sentences; position 0 is [CLS], -100 marks sub-words after a word's first and padding
+    labels = torch.tensor([[IGNORE_INDEX, 0, 0, IGNORE_INDEX, 0, IGNORE_INDEX], [IGNORE_INDEX, 0, 0, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
+    logits = torch.full((2, 6, 5), -4.0)
+    for row, position, tag, value in [(0, 1, 0, 2.0), (0, 2, 2, 2.0), (0, 2, 1, 1.5), (0, 3, 3, 9.0), (0, 4, 4, 2.0), (0, 4, 3, 1.8),
+                                      (1, 1, 4, 3.0), (1, 1, 3, 2.5), (1, 2, 4, 2.0)]:
+        logits[row, position, tag] = value
+    batch = {"labels": labels}
+    assert _task().decode(logits, batch) == [["O", "I-PER", "I-LOC"], ["I-LOC", "I-LOC"]]
+    viterbi_task = _task(decoding="viterbi")
+    assert viterbi_task.decode(logits, batch) == [["O", "B-PER", "B-LOC"], ["B-LOC", "I-LOC"]]
+    answers = viterbi_task.answers(logits, batch)
+    assert [(e["type"], e["start"], e["end"]) for e in answers[1]["entities"]] == [("LOC", 0, 2)]

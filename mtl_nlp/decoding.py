@@ -1,0 +1,37 @@
+"""Tag decoding that never emits an invalid IOB2 sequence: Viterbi over the allowed tag transitions.
+
+A per-word argmax can put ``I-X`` after ``O`` or after another type; strict scoring then drops that entity. Viterbi
+finds the most probable sequence (sum of the words' log-probabilities) in which every ``I-X`` continues an ``X``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def iob2_transitions(tags: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tags a sentence may start with [T], allowed[previous, next] [T, T]) for IOB2 tags."""
+    kinds = [tag.partition("-") for tag in tags]
+    start = torch.tensor([prefix != "I" for prefix, _, _ in kinds])
+    allowed = torch.tensor([
+        [prefix != "I" or (before_prefix in ("B", "I") and before_kind == kind) for prefix, _, kind in kinds]
+        for before_prefix, _, before_kind in kinds
+    ])
+    return start, allowed
+
+
+def viterbi(log_probs: torch.Tensor, start: torch.Tensor, allowed: torch.Tensor) -> list[int]:
+    """The best allowed tag sequence for ``log_probs`` [words, tags]."""
+    if log_probs.shape[0] == 0:
+        return []
+    transition = torch.zeros(allowed.shape, dtype=log_probs.dtype).masked_fill(~allowed, float("-inf"))
+    best = log_probs[0].masked_fill(~start, float("-inf"))
+    pointers = []
+    for scores in log_probs[1:]:
+        best, pointer = (best[:, None] + transition).max(0)
+        best = best + scores
+        pointers.append(pointer)
+    path = [int(best.argmax())]
+    for pointer in reversed(pointers):
+        path.append(int(pointer[path[-1]]))
+    return path[::-1]
