@@ -40,8 +40,7 @@ def test_save_and_reload_give_identical_logits(strategy, tiny_encoder_dir, tmp_p
 @pytest.mark.parametrize("strategy", ["lora", "soft", "hierarchical", "attention"])
 def test_tasks_see_different_encoders_unless_hard(strategy, tiny_encoder_dir):
     """The sharing is real: the same text gives task-dependent hidden states once task parameters have moved."""
-    settings = {**STRATEGIES[strategy], "task_layers": {"ner": 1}} if strategy == "hierarchical" else STRATEGIES[strategy]
-    model, tokenizer = tiny_model(tiny_encoder_dir, **settings)
+    model, tokenizer = tiny_model(tiny_encoder_dir, **STRATEGIES[strategy])
     perturb(model)
     model.eval()
     batch = batches(tokenizer)["sent"]
