@@ -17,8 +17,10 @@ from mtl_nlp.benchmark import _comparable, environment, plan, run_or_reuse, run_
 from mtl_nlp.config import RunConfig, read_yaml
 from mtl_nlp.errors import ConfigError
 
-# What a variant may not change: the tasks and the batches each task gets.
+# What a variant may not change: the tasks and the batches each task gets. It may change how a task's head reads the
+# encoder and decodes (task.<name>.<field>=... for these fields).
 SAME_DATA = ("tasks", "data_dir", "data_dirs", "sampling")
+HEAD_FIELDS = ("decoding", "relation_features", "pooling")
 SAME_BUDGET = ("batch_size", "max_steps", "gradient_accumulation_steps", "seed")
 
 
@@ -35,14 +37,22 @@ def load_variants(path: str | Path) -> dict[str, list[str]]:
 def check_comparable(runs: dict[str, RunConfig]) -> None:
     """Every variant trains the same tasks on the same batches; only how it learns from them may differ."""
     first_name, first = next(iter(runs.items()))
-    reference = _comparable(first)
+    reference = _data_and_budget(first)
     for name, run in runs.items():
-        data = _comparable(run)
+        data = _data_and_budget(run)
         changed = [k for k in SAME_DATA if data[k] != reference[k]]
         changed += [f"train.{k}" for k in SAME_BUDGET if data["train"][k] != reference["train"][k]]
         if changed:
             raise ConfigError(f"variant {name!r} changes {', '.join(changed)} against {first_name!r}: variants must see the "
                               "same tasks and batches; put such changes in the run YAML instead")
+
+
+def _data_and_budget(run: RunConfig) -> dict:
+    data = _comparable(run)
+    for task in data["tasks"]:
+        for key in HEAD_FIELDS:
+            task.pop(key)
+    return data
 
 
 def run_variants(runs: dict[str, RunConfig], *, seeds: list[int], out_dir: Path, single: bool, command: str) -> Path:

@@ -40,7 +40,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mtl_nlp.evaluation import evaluate_model
 
     results = evaluate_model(
-        args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks, predictions_dir=args.predictions
+        args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks, predictions_dir=args.predictions,
+        decoding=args.decoding,
     )
     _print_scores(results)
     if args.output:
@@ -125,6 +126,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", help="only these tasks")
     p.add_argument("--output", help="write the scores as JSON here")
     p.add_argument("--predictions", help="folder for prediction files in each benchmark's answer format")
+    p.add_argument("--decoding", choices=["argmax", "viterbi"], help="tagging decoding for every task (default: as saved)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="run a saved model (folder or Hub id) on raw text")
     p.add_argument("model_dir")

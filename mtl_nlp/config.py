@@ -54,6 +54,7 @@ class TaskConfig:
     entity_types: list[str] = field(default_factory=list)
     pooling: Literal["mean", "cls"] = "mean"
     decoding: Literal["argmax", "viterbi"] = "argmax"  # tagging: viterbi never emits an invalid IOB2 sequence
+    relation_features: list[str] = field(default_factory=lambda: ["markers"])  # relation classification: markers, sentence, spans
     max_length: int = 128
     # Where each key was written, for error messages: {"labels": ("task_configs/x.yaml", 7)}.
     source: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False, compare=False)
@@ -317,9 +318,11 @@ def _build(cls: type, data: dict, path: str, lines: dict[str, int], prefix: str,
     return cls(**kwargs)
 
 
-def load_task(path: Path, problems: list[Problem]) -> TaskConfig:
-    """Read one task YAML, appending its problems to ``problems``."""
+def load_task(path: Path, problems: list[Problem], overrides: dict[str, dict[str, Any]] | None = None) -> TaskConfig:
+    """Read one task YAML, with the command line's ``{task name: {field: value}}`` on top, appending its problems to
+    ``problems``."""
     data, lines = read_yaml(path)
+    data.update((overrides or {}).get(str(data.get("name") or path.stem), {}))
     task = _build(TaskConfig, data, str(path), lines, "", problems)
     task.source = {key: (str(path), line) for key, line in lines.items()} | {"": (str(path), 1)}
     task.name = task.name or path.stem
@@ -351,6 +354,13 @@ def apply_overrides(data: dict, lines: dict[str, int], overrides: list[str]) -> 
             problems.append(Problem("command line", None, item, "overrides look like key=value, e.g. train.max_steps=200"))
             continue
         head, _, rest = key.partition(".")
+        if head == "task":
+            task_name, _, field_name = rest.partition(".")
+            if not task_name or not field_name:
+                problems.append(Problem("command line", None, key, "task overrides look like task.<name>.<field>=value, e.g. task.sst2.pooling=cls"))
+            else:
+                data.setdefault("task", {}).setdefault(task_name, {})[field_name] = parse_value(raw) if raw else ""
+            continue
         if head == "data_dirs" and rest:
             data.setdefault("data_dirs", {})[rest] = str(parse_value(raw))
             continue
@@ -383,8 +393,9 @@ def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, li
     }
     for name, section in sections.items():
         problems += [Problem(spath, lines.get(f"{name}.{k}"), f"{name}.{k}", m) for k, m in section.problems()]
+    task_overrides = data.pop("task", None) or {}
     problems += _unknown_keys({k: v for k, v in data.items() if k not in sections}, RunConfig, spath, lines)
-    tasks = _load_tasks(data.get("tasks"), path, lines, problems)
+    tasks = _load_tasks(data.get("tasks"), path, lines, problems, task_overrides)
     scalars = {k: str(data[k]) for k in ("encoder", "data_dir", "output_dir") if data.get(k) is not None}
     data_dirs = data.get("data_dirs") or {}
     if not isinstance(data_dirs, dict):
@@ -395,7 +406,8 @@ def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, li
     return run, problems
 
 
-def _load_tasks(names: Any, path: Path, lines: dict[str, int], problems: list[Problem]) -> list[TaskConfig]:
+def _load_tasks(names: Any, path: Path, lines: dict[str, int], problems: list[Problem],
+                overrides: dict[str, dict[str, Any]]) -> list[TaskConfig]:
     if not isinstance(names, list) or not names:
         problems.append(Problem(str(path), lines.get("tasks"), "tasks", f"must be a non-empty list of task names, got {names!r}"))
         return []
@@ -407,7 +419,11 @@ def _load_tasks(names: Any, path: Path, lines: dict[str, int], problems: list[Pr
             hint = _hint(Path(str(name)).stem, known)
             problems.append(Problem(str(path), lines.get("tasks"), "tasks", f"no task file {task_path}{hint}"))
             continue
-        tasks.append(load_task(task_path, problems))
+        tasks.append(load_task(task_path, problems, overrides))
+    loaded = [t.name for t in tasks]
+    for name in overrides:
+        if name not in loaded:
+            problems.append(Problem("command line", None, f"task.{name}", f"not a task of this run{_hint(name, loaded)}"))
     return tasks
 
 

@@ -6,6 +6,8 @@ finds the most probable sequence (sum of the words' log-probabilities) in which 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 
@@ -35,3 +37,15 @@ def viterbi(log_probs: torch.Tensor, start: torch.Tensor, allowed: torch.Tensor)
     for pointer in reversed(pointers):
         path.append(int(pointer[path[-1]]))
     return path[::-1]
+
+
+@lru_cache(maxsize=32)
+def _transitions(tags: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    return iob2_transitions(list(tags))
+
+
+def best_tags(log_probs: torch.Tensor, tags: list[str], decoding: str) -> list[int]:
+    """Tag ids for ``log_probs`` [words, tags]: per-word argmax, or with ``viterbi`` the best valid IOB2 sequence."""
+    if decoding == "viterbi":
+        return viterbi(log_probs, *_transitions(tuple(tags)))
+    return log_probs.argmax(-1).tolist()

@@ -59,22 +59,27 @@ def mean_primary(results: dict[str, dict]) -> float:
 
 
 def evaluate_model(
-    model_dir: str, *, data_dir: str, split: str = "dev", tasks: list[str] | None = None, predictions_dir: str | None = None
+    model_dir: str, *, data_dir: str, split: str = "dev", tasks: list[str] | None = None, predictions_dir: str | None = None,
+    decoding: str | None = None,
 ) -> dict[str, dict]:
     """Score a saved model folder on one split of its own tasks (their configs travel inside config.json).
 
-    With ``predictions_dir``, each task's predictions are also written in its benchmark's answer format.
+    With ``predictions_dir``, each task's predictions are also written in its benchmark's answer format. ``decoding``
+    (argmax or viterbi) replaces the saved tagging decoding of every task: it changes inference only, not the weights.
     """
     from pathlib import Path
 
     from transformers import AutoTokenizer
 
     from mtl_nlp.data import load_split, make_loader, tokenize
-    from mtl_nlp.modeling import MultiTaskModel
+    from mtl_nlp.modeling import MultiTaskConfig, MultiTaskModel
     from mtl_nlp.tasks import build_task
 
     accelerator = Accelerator()
-    model = accelerator.prepare(MultiTaskModel.from_pretrained(model_dir)).eval()
+    config = MultiTaskConfig.from_pretrained(model_dir)
+    if decoding:
+        config.tasks = [{**spec, "decoding": decoding} for spec in config.tasks]
+    model = accelerator.prepare(MultiTaskModel.from_pretrained(model_dir, config=config)).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     results = {}
     for config in accelerator.unwrap_model(model).config.task_configs():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mtl_nlp.decoding import best_tags
 from mtl_nlp.pooling import span_max
 from mtl_nlp.spans import entity_spans, subword_span
 
@@ -42,31 +43,69 @@ class SequenceHead(nn.Module):
         return self.classifier(self.dropout(pooled))
 
 
-class SpanPairHead(nn.Module):
-    """Relation between two marked spans, read from the hidden states of their opening markers.
+RELATION_FEATURES = ("markers", "sentence", "spans")
 
-    The order of the two states carries the direction: head entity first, tail entity second.
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the states where ``mask`` [batch, seq] is true (zeros where a row has none)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+class SpanPairHead(nn.Module):
+    """Relation between two marked spans from the features the task YAML names (``relation_features``).
+
+    ``markers``: the states of the two opening markers, head first, so the order carries the direction (Matching the
+    Blanks' entity-start). ``sentence``: the pooled text (R-BERT's [CLS], or the mean for sentence-transformers).
+    ``spans``: the mean of each entity's own sub-words between its markers (R-BERT). Each feature goes through its own
+    tanh projection, as in R-BERT, before one classifier reads them together.
     """
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1) -> None:
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1,
+                 features: tuple[str, ...] = ("markers",), pooling: str = "mean") -> None:
         super().__init__()
+        self.features, self.pooling = tuple(features), pooling
         self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(2 * hidden_size, hidden_size)
-        self.classifier = nn.Linear(hidden_size, num_labels)
+        widths = {"markers": 2 * hidden_size, "sentence": hidden_size, "spans": 2 * hidden_size}
+        if self.features == ("markers",):  # the original head: its weights keep their names in saved models
+            self.dense = nn.Linear(2 * hidden_size, hidden_size)
+        else:
+            self.projections = nn.ModuleDict({f: nn.Linear(widths[f], hidden_size) for f in self.features})
+        self.classifier = nn.Linear(hidden_size * (1 if self.features == ("markers",) else len(self.features)), num_labels)
 
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        values = {f: self._feature(f, hidden, inputs) for f in self.features}
+        if self.features == ("markers",):
+            return self.classifier(self.dropout(torch.tanh(self.dense(self.dropout(values["markers"])))))
+        parts = [torch.tanh(self.projections[f](self.dropout(values[f]))) for f in self.features]
+        return self.classifier(self.dropout(torch.cat(parts, dim=-1)))
+
+    def _feature(self, name: str, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         rows = torch.arange(hidden.shape[0], device=hidden.device)
-        pair = torch.cat([hidden[rows, inputs["head_index"]], hidden[rows, inputs["tail_index"]]], dim=-1)
-        return self.classifier(self.dropout(torch.tanh(self.dense(self.dropout(pair)))))
+        if name == "markers":
+            return torch.cat([hidden[rows, inputs["head_index"]], hidden[rows, inputs["tail_index"]]], dim=-1)
+        if name == "sentence":
+            return hidden[:, 0] if self.pooling == "cls" else masked_mean(hidden, inputs["attention_mask"].bool())
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        inside = [(positions > inputs[f"{r}_index"][:, None]) & (positions < inputs[f"{r}_end"][:, None]) for r in ("head", "tail")]
+        return torch.cat([masked_mean(hidden, m) for m in inside], dim=-1)
 
 
-def predicted_entities(tag_ids: list[int], word_starts: list[int], tags: list[str]) -> list[tuple[str, int, int]]:
-    """Entities (type, start, end) in word offsets from the tag predicted at each word's first sub-word.
+def word_tags(token_logits: torch.Tensor, word_starts: list[int], tags: list[str], decoding: str = "argmax") -> list[tuple[str, float]]:
+    """(tag, probability) per word, read at each word's first sub-word of one row's ``token_logits`` [seq, tags].
 
-    ``word_starts`` holds -1 for words cut by max_length (read as 'O') and -2 for batch padding (dropped).
+    ``word_starts`` holds -1 for words cut by max_length (read as 'O', probability 1) and -2 for batch padding (dropped).
     """
-    word_tags = [tags[tag_ids[s]] if s >= 0 else "O" for s in word_starts if s != -2]
-    return entity_spans(word_tags)
+    kept = [s for s in word_starts if s != -2]
+    log_probs = token_logits[[s for s in kept if s >= 0]].float().log_softmax(-1)
+    ids = best_tags(log_probs, tags, decoding)
+    read = iter(zip(ids, log_probs[range(len(ids)), ids].exp().tolist()))
+    return [(tags[i], p) for i, p in (next(read) if s >= 0 else (tags.index("O"), 1.0) for s in kept)]
+
+
+def predicted_entities(token_logits: torch.Tensor, word_starts: list[int], tags: list[str], decoding: str = "argmax") -> list[tuple[str, int, int]]:
+    """Entities (type, start, end) in word offsets from one row's tag logits (see ``word_tags``)."""
+    return entity_spans([tag for tag, _ in word_tags(token_logits, word_starts, tags, decoding)])
 
 
 def pair_states(hidden: torch.Tensor, spans: torch.Tensor, pool=span_max) -> torch.Tensor:
@@ -90,9 +129,10 @@ class EntityPairHead(nn.Module):
     entities this head predicts, so the relation scores include entity errors.
     """
 
-    def __init__(self, hidden_size: int, num_tags: int, num_relations: int, tags: list[str], dropout: float = 0.1) -> None:
+    def __init__(self, hidden_size: int, num_tags: int, num_relations: int, tags: list[str], dropout: float = 0.1,
+                 decoding: str = "argmax") -> None:
         super().__init__()
-        self.tags = tags
+        self.tags, self.decoding = tags, decoding
         self.dropout = nn.Dropout(dropout)
         self.tagger = nn.Linear(hidden_size, num_tags)
         self.dense = nn.Linear(3 * hidden_size, hidden_size)
@@ -113,7 +153,7 @@ class EntityPairHead(nn.Module):
         lengths = attention_mask.sum(-1).tolist()
         for row, starts in enumerate(word_starts.tolist()):
             kept = [s for s in starts if s != -2]
-            ents = predicted_entities(token_logits[row].argmax(-1).tolist(), kept, self.tags)
+            ents = predicted_entities(token_logits[row], kept, self.tags, self.decoding)
             sub = [subword_span(kept, s, e, lengths[row]) for _, s, e in ents]
             index = [(h, t) for h in range(len(ents)) for t in range(len(ents)) if h != t]
             spans.append([[*sub[h], *sub[t]] for h, t in index])

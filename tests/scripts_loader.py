@@ -3,7 +3,12 @@
 import importlib.util
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("benchmark_script", Path(__file__).parent.parent / "scripts" / "benchmark.py")
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-benchmark_main = _module.main
+
+def script_main(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_script", Path(__file__).parent.parent / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+benchmark_main = script_main("benchmark")

@@ -42,6 +42,15 @@ def test_a_variant_must_train_on_the_same_batches(tiny_run, tmp_path):
         check_comparable(runs)
 
 
+def test_a_variant_may_change_how_a_head_reads_and_decodes(tiny_run):
+    path = tiny_run()
+    runs = {"a": validate_run(path), "b": validate_run(path, ["task.demo_ner.decoding=viterbi"])}
+    check_comparable(runs)
+    runs["c"] = validate_run(path, ["task.demo_ner.max_length=16"])
+    with pytest.raises(ConfigError, match="variant 'c' changes tasks"):
+        check_comparable(runs)
+
+
 def test_a_variant_that_is_not_a_list_of_overrides_is_located(tmp_path):
     path = write_yaml(tmp_path / "v.yaml", "hard: [sharing.type=hard]\nlora: sharing.type\n")
     with pytest.raises(ConfigError, match=r"v.yaml:2 lora: must be a list of key=value overrides"):

@@ -4,6 +4,7 @@ import pytest
 
 from conftest import write_yaml
 from mtl_nlp.cli import main
+from scripts_loader import script_main
 
 
 def test_help_exits_cleanly(capsys):
@@ -63,6 +64,12 @@ def test_train_evaluate_predict_round_trip(tiny_run, demo_dir, tmp_path, capsys)
     assert len(ner_lines[0].split()) == 3 and (answers / "demo_sentiment.dev.tsv").exists()
     rescored = main(["score", "--metric", "seqeval", str(answers / "demo_ner.dev.conll.txt"), str(demo_dir / "ner" / "dev.txt")])
     assert rescored == 0 and f"primary (seqeval): {100 * evaluated['demo_ner']['primary']:.2f}" in capsys.readouterr().out
+
+    decoding = tmp_path / "decoding"
+    assert script_main("benchmark_decoding")([str(out), "--tasks", "demo_ner", "--data-dir", str(demo_dir), "--out", str(decoding)]) == 0
+    (row,) = json.loads((decoding / "decoding.json").read_text())["rows"]
+    assert row["task"] == "demo_ner" and row["argmax"] == pytest.approx(evaluated["demo_ner"]["f1"])
+    assert 0 <= row["viterbi"] <= 1 and f"| {out} | demo_ner | f1 |" in (decoding / "decoding.md").read_text()
 
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"text": "Anna Smith works for <e1:PER>Anna</e1> <e2:ORG>Globex</e2> ."}\n{"text": "A great film ."}\n')

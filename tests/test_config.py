@@ -72,6 +72,16 @@ def test_overrides_are_typed_and_unknown_keys_rejected(tmp_path):
     assert "overrides look like key=value" in message
 
 
+def test_task_fields_are_overridden_by_task_name_and_checked(tmp_path):
+    path = _run(tmp_path, "tasks: [sent]\n")
+    run, problems = load_run(path, ["task.sent.pooling=cls", "task.sent.max_length=64"])
+    assert problems == [] and run.tasks[0].pooling == "cls" and run.tasks[0].max_length == 64
+    message = _messages(path, ["task.snet.pooling=cls", "task.sent.poling=cls", "task.sent=1"])
+    assert "command line task.snet: not a task of this run; did you mean 'sent'?" in message
+    assert "poling: unknown key; did you mean 'pooling'?" in message
+    assert "task overrides look like task.<name>.<field>=value" in message
+
+
 def test_mixed_precision_no_survives_yaml_booleans(tmp_path):
     run, problems = load_run(_run(tmp_path, "tasks: [sent]\ntrain: {mixed_precision: no}\n"))
     assert problems == [] and run.train.mixed_precision == "no"
@@ -110,4 +120,7 @@ def test_every_shipped_variant_validates_against_its_run():
     run = REPO / "task_configs" / "runs" / "benchmark_sharing.yaml"
     variants = load_variants(REPO / "task_configs" / "variants" / "sharing.yaml")
     assert set(variants) >= {"hard", "lora", "soft", "hierarchical", "attention"}
+    check_comparable({name: validate_run(run, overrides, check_files=False) for name, overrides in variants.items()})
+    run = REPO / "task_configs" / "runs" / "semeval.yaml"
+    variants = load_variants(REPO / "task_configs" / "variants" / "relation_heads.yaml")
     check_comparable({name: validate_run(run, overrides, check_files=False) for name, overrides in variants.items()})

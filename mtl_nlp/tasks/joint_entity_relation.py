@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import EntityPairHead, predicted_entities
+from mtl_nlp.heads import EntityPairHead, predicted_entities, word_tags
 from mtl_nlp.spans import subword_span
 from mtl_nlp.tasks.base import IGNORE_INDEX, scored_entities
 
@@ -93,7 +93,7 @@ class JointEntityRelation:
         return JointCollator(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags)
+        return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, decoding=self.config.decoding)
 
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
         token_logits, pair_logits, _ = logits
@@ -109,8 +109,8 @@ class JointEntityRelation:
         token_logits, pair_logits, pairs = logits
         out = []
         for row, starts in enumerate(batch["word_starts"].tolist()):
-            predicted = token_logits[row].argmax(-1).tolist()
-            entities = [[s, e, kind] for kind, s, e in predicted_entities(predicted, starts, self.tags)]
+            found = predicted_entities(token_logits[row], starts, self.tags, self.config.decoding)
+            entities = [[s, e, kind] for kind, s, e in found]
             relations = []
             for (h, t), label in zip(pairs[row], pair_logits[row].argmax(-1).tolist()):
                 if label != self.negative:
@@ -124,12 +124,10 @@ class JointEntityRelation:
     def answers(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[dict]:
         """Entities (scored by their words' tag probabilities) and the relations the head found between them."""
         token_logits, pair_logits, pairs = logits
-        best = token_logits.float().softmax(-1).max(-1)
         out = []
         for row, starts in enumerate(batch["word_starts"].tolist()):
-            kept = [s for s in starts if s != -2]  # -1: a word cut by max_length, read as 'O' (as decode does)
-            tags = [self.tags[best.indices[row, s]] if s >= 0 else "O" for s in kept]
-            entities = scored_entities(tags, [float(best.values[row, s]) if s >= 0 else 1.0 for s in kept])
+            read = word_tags(token_logits[row], starts, self.tags, self.config.decoding)
+            entities = scored_entities([tag for tag, _ in read], [p for _, p in read])
             relation_best = pair_logits[row].float().softmax(-1).max(-1)
             relations = [
                 {"head": h, "tail": t, "type": self.labels[k], "score": round(p, 4)}

@@ -1,7 +1,8 @@
 """Relation classification between two marked spans of a sentence (SemEval-2010 Task 8 style, typed or not).
 
-Entity markers are added to the tokenizer as special tokens and wrap the head and tail spans; the head reads the
-hidden states of the two opening markers, head first, so ``works_for(A, B)`` and ``works_for(B, A)`` differ.
+Entity markers are added to the tokenizer as special tokens and wrap the head and tail spans; by default the head reads
+the hidden states of the two opening markers, head first, so ``works_for(A, B)`` and ``works_for(B, A)`` differ, and
+``relation_features`` adds R-BERT's sentence and entity-span features.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_relation_answers
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import SpanPairHead
+from mtl_nlp.heads import RELATION_FEATURES, SpanPairHead
 from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, scored_labels
 
 
@@ -39,6 +40,12 @@ def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool) -> li
     return out
 
 
+def position(ids: list[int], tokenizer: PreTrainedTokenizerBase, marker: str) -> int | None:
+    """Where ``marker`` sits in ``ids``, or None when max_length cut it off."""
+    marker_id = tokenizer.convert_tokens_to_ids(marker)
+    return ids.index(marker_id) if marker_id in ids else None
+
+
 class RelationClassification:
     """Direction-aware relation between a head and a tail span given as ``{start, end, type}`` token offsets."""
 
@@ -55,9 +62,13 @@ class RelationClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
+        out = []
         if config.metric == "relation_f1" and not config.negative_label:
-            return [("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation")]
-        return []
+            out.append(("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation"))
+        features = config.relation_features
+        if not isinstance(features, list) or not features or not set(features) <= set(RELATION_FEATURES) or len(set(features)) != len(features):
+            out.append(("relation_features", f"must list some of {', '.join(RELATION_FEATURES)} once each, got {features!r}"))
+        return out
 
     def special_tokens(self) -> list[str]:
         types = self.config.entity_types or [None]
@@ -81,25 +92,25 @@ class RelationClassification:
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
         words = [insert_markers(t, h, x, self.typed) for t, h, x in zip(batch["tokens"], batch["head"], batch["tail"])]
         encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.config.max_length)
-        encoded["head_index"], encoded["tail_index"], encoded["lost"] = [], [], []
+        for key in ("head_index", "head_end", "tail_index", "tail_end", "lost"):
+            encoded[key] = []
         for ids, head, tail in zip(encoded["input_ids"], batch["head"], batch["tail"]):
-            found = [self._position(ids, tokenizer, role, span) for role, span in (("E1", head), ("E2", tail))]
-            encoded["head_index"].append(found[0] or 0)
-            encoded["tail_index"].append(found[1] or 0)
+            found = {}
+            for role, name, span in (("E1", "head", head), ("E2", "tail", tail)):
+                opening, closing = markers(role, span.get("type") if self.typed else None)
+                found[f"{name}_index"], found[f"{name}_end"] = position(ids, tokenizer, opening), position(ids, tokenizer, closing)
             # A marker cut by max_length leaves the head reading [CLS]: kept so scores stay honest, and counted.
-            encoded["lost"].append(int(None in found))
+            encoded["lost"].append(int(None in (found["head_index"], found["tail_index"])))
+            for key, value in found.items():
+                encoded[key].append(value if value is not None else (0 if key.endswith("index") else len(ids)))
         encoded["labels"] = label_ids(self.labels, batch["label"])
         return encoded
-
-    def _position(self, ids: list[int], tokenizer: PreTrainedTokenizerBase, role: str, span: dict) -> int | None:
-        marker_id = tokenizer.convert_tokens_to_ids(markers(role, span.get("type") if self.typed else None)[0])
-        return ids.index(marker_id) if marker_id in ids else None
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
         return DataCollatorWithPadding(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return SpanPairHead(hidden_size, len(self.labels))
+        return SpanPairHead(hidden_size, len(self.labels), features=tuple(self.config.relation_features), pooling=self.config.pooling)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cross_entropy(logits, labels)

@@ -10,7 +10,7 @@ from transformers import DataCollatorForTokenClassification, PreTrainedTokenizer
 
 from mtl_nlp.answers import write_conll
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.decoding import iob2_transitions, viterbi
+from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
 from mtl_nlp.spans import entity_spans
 from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, scored_entities
@@ -56,7 +56,6 @@ class TokenClassification:
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
         self.labels = labels_as_iob2(config.labels, config.tag_scheme)
-        self._transitions = iob2_transitions(self.labels)
 
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
@@ -105,7 +104,7 @@ class TokenClassification:
         out = []
         for row in range(logits.shape[0]):
             words = log_probs[row][keep[row]]
-            ids = viterbi(words, *self._transitions) if self.config.decoding == "viterbi" else words.argmax(-1).tolist()
+            ids = best_tags(words, self.labels, self.config.decoding)
             out.append((ids, words[range(len(ids)), ids].exp().tolist()))
         return out
 

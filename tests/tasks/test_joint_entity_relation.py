@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import torch
@@ -63,6 +64,23 @@ def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenize
     assert len(predicted[0]["relations"]) == 8 * 7  # every ordered pair of predicted entities was classified
     assert {r[-1] for r in predicted[0]["relations"]} == {task.labels[2]}
     assert json.loads(task.references(raw[:])[0])["relations"][0] == [0, 2, "Peop", 4, 5, "Org", "Work_For"]
+
+
+def test_viterbi_decoding_turns_a_run_of_inside_tags_into_one_entity(tiny_tokenizer):
+    task, _, _, batch = _batch(tiny_tokenizer)
+    found = {}
+    for decoding in ("argmax", "viterbi"):
+        task.config = dataclasses.replace(CONFIG, decoding=decoding)
+        head = task.head(hidden_size=8).eval()
+        with torch.no_grad():
+            head.tagger.weight.zero_()
+            head.tagger.bias.copy_(torch.tensor([-1.0, 0.5, 1.0, -1.0, -1.0, -1.0, -1.0]))  # I-Loc best, then B-Loc
+            output = head(torch.randn(*batch["input_ids"].shape, 8), batch)
+        found[decoding] = (json.loads(task.decode(output, batch)[0])["entities"], len(output[2][0]), task.answers(output, batch)[0])
+    words = 8
+    assert found["argmax"][:2] == ([], 0)  # I-Loc after nothing: strict scoring finds no entity
+    assert found["viterbi"][:2] == ([[0, words, "Loc"]], 0)  # B-Loc I-Loc ...: one entity, no pair to classify
+    assert [(e["start"], e["end"]) for e in found["viterbi"][2]["entities"]] == [(0, words)]
 
 
 def test_pair_states_pool_head_tail_and_gap():

@@ -50,3 +50,35 @@ def test_check_rejects_bad_spans_and_unknown_types():
     assert "overlap" in task.check(row)
     row["tail"] = {"start": 2, "end": 3, "type": "LOC"}
     assert "entity_types" in task.check(row)
+
+
+def test_closing_markers_bound_each_entity(tiny_tokenizer):
+    task = _task()
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.add_special_tokens({"additional_special_tokens": task.special_tokens()})
+    batch = {"tokens": [["acme", "hired", "john", "smith"]], "head": [{"start": 2, "end": 4, "type": "PER"}],
+             "tail": [{"start": 0, "end": 1, "type": "ORG"}], "label": ["works_for"]}
+    out = task.preprocess(batch, tokenizer)
+    pieces = tokenizer.convert_ids_to_tokens(out["input_ids"][0])
+    assert pieces[out["head_end"][0]] == "[/E1:PER]" and pieces[out["tail_end"][0]] == "[/E2:ORG]"
+
+
+def test_rbert_features_are_marker_states_pooled_text_and_entity_means():
+    head = SpanPairHead(hidden_size=2, num_labels=3, features=("markers", "sentence", "spans")).eval()
+    hidden = torch.arange(14, dtype=torch.float).view(1, 7, 2)
+    inputs = {"head_index": torch.tensor([1]), "head_end": torch.tensor([4]), "tail_index": torch.tensor([5]),
+              "tail_end": torch.tensor([7]), "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1, 0]])}
+    assert head._feature("markers", hidden, inputs).tolist() == [[2.0, 3.0, 10.0, 11.0]]
+    assert head._feature("sentence", hidden, inputs).tolist() == [[5.0, 6.0]]  # mean of the 6 unpadded states
+    assert head._feature("spans", hidden, inputs).tolist() == [[5.0, 6.0, 12.0, 13.0]]  # states 2-3, then state 6
+    assert head(hidden, inputs).shape == (1, 3)
+
+
+def test_default_head_keeps_the_saved_weight_names():
+    assert {n for n, _ in SpanPairHead(4, 2).named_parameters()} == {"dense.weight", "dense.bias", "classifier.weight", "classifier.bias"}
+
+
+def test_unknown_relation_features_are_a_config_problem():
+    config = _task().config
+    config.relation_features = ["markers", "cls"]
+    assert [key for key, _ in RelationClassification.config_problems(config)] == ["relation_features"]
