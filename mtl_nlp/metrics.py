@@ -54,4 +54,15 @@ def compute(name: str, predictions: list, references: list, *, labels: list[str]
         kwargs["negative_label"] = negative_label
     scores = metric.compute(predictions=predictions, references=references, **kwargs)
     scores["primary"] = scores[METRICS[name][1]]
+    if labels and predictions and all(isinstance(x, str) for x in [*predictions, *references]) and {*predictions, *references} <= set(labels):
+        scores["confusion"] = confusion(predictions, references, labels)
     return scores
+
+
+def confusion(predictions: list[str], references: list[str], labels: list[str]) -> dict:
+    """Counts of (gold, predicted) label pairs for one-label-per-example tasks: rows gold, columns predicted."""
+    index = {label: i for i, label in enumerate(labels)}
+    counts = [[0] * len(labels) for _ in labels]
+    for predicted, gold in zip(predictions, references):
+        counts[index[gold]][index[predicted]] += 1
+    return {"labels": list(labels), "counts": counts}

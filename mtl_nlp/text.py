@@ -57,3 +57,16 @@ def parse_marked(text: str) -> tuple[list[str], dict, dict] | None:
     if set(spans) != {"e1", "e2"}:
         return None
     return tokens, spans["e1"], spans["e2"]
+
+
+def example_texts(rows, count: int = 2) -> list[str]:
+    """The first ``count`` texts of a split (a ``datasets`` split or a list of rows): their ``text``, or their
+    ``tokens`` joined with spaces. Demo apps preload them, so a model's own tasks suggest what to try."""
+    out = []
+    for row in rows:
+        if len(out) == count:
+            break
+        text = row.get("text") or " ".join(row.get("tokens") or [])
+        if text.strip():
+            out.append(text)
+    return out

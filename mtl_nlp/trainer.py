@@ -20,11 +20,12 @@ from mtl_nlp.config import RunConfig
 from mtl_nlp.data import load_split, make_loader, tokenize
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
-from mtl_nlp.hub import CURVES, draw_curves, write_model_card
+from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sampling import TaskSampler, interleave, task_proportions
 from mtl_nlp.tasks import Task, build_task
+from mtl_nlp.text import example_texts
 
 logger = get_logger(__name__)
 
@@ -128,7 +129,16 @@ def train(run: RunConfig) -> Path:
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)
     model = MultiTaskModel.from_encoder(encoder, run.tasks, run.sharing)
+    if accelerator.is_main_process:
+        write_examples(raw, output_dir)
     return fit(run, accelerator, model, tokenizer, tasks, data)
+
+
+def write_examples(raw: dict[str, tuple], output_dir: Path) -> None:
+    """A few dev (else train) texts of every task in examples.json, for the demo app to preload."""
+    texts = [t for train_raw, dev_raw in raw.values() for t in example_texts(dev_raw if dev_raw is not None else train_raw)]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / EXAMPLES).write_text(json.dumps(list(dict.fromkeys(texts)), ensure_ascii=False, indent=2) + "\n")
 
 
 def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> tuple[dict, dict]:
@@ -177,7 +187,7 @@ def fit(
     model, optimizer, scheduler, train_loaders, dev_loaders = _prepare(run, accelerator, model, tokenizer, tasks, data)
     references = {name: data[name].dev_references for name in dev_loaders}
     accelerator.init_trackers("mtl_nlp", config=_flat_hparams(run))
-    sampler, meter, history = _sampler(run, data), LossMeter(), []
+    sampler, meter, history, losses = _sampler(run, data), LossMeter(), [], []
     sharing_report = accelerator.unwrap_model(model).sharing_report
     best = {"score": float("-inf"), "step": 0, "metrics": {}}
     progress = tqdm(total=t.max_steps, disable=not accelerator.is_local_main_process, desc="training")
@@ -204,7 +214,9 @@ def fit(
         step += 1
         progress.update(1)
         if step % t.log_every == 0:
-            accelerator.log({**meter.pop(), **sharing_report(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
+            logged = meter.pop()
+            losses.append({"step": step, "loss": {key.rpartition("/")[2]: value for key, value in logged.items()}})
+            accelerator.log({**logged, **sharing_report(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
         if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
             eval_started = time.perf_counter()
             results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
@@ -224,6 +236,7 @@ def fit(
         "dev": best["metrics"],
         "final_dev": history[-1]["dev"] if history else {},
         "history": history,
+        "train_losses": losses,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "train_tokens_per_second": tokens * accelerator.num_processes / train_seconds,

@@ -79,3 +79,16 @@ def tiny_run(tmp_path, tiny_encoder_dir, demo_dir):
         return write_yaml(tmp_path / "runs" / "run.yaml", run)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_model(tmp_path_factory) -> tuple[Path, Path]:
+    """(model folder, data folder) of the README's main job on the real default encoder: slow tests share one run."""
+    from mtl_nlp.cli import main
+    from mtl_nlp.demo_data import write_demo_data
+
+    root = tmp_path_factory.mktemp("readme_demo")
+    data = write_demo_data(root / "demo_data")
+    out = root / "out"
+    assert main(["train", str(REPO / "task_configs" / "runs" / "demo.yaml"), "--data-dir", str(data), f"output_dir={out}"]) == 0
+    return out, data

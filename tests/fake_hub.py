@@ -18,6 +18,7 @@ class FakeHub:
         self.calls: list[dict] = []
         self.files: dict[str, dict[str, bytes]] = {}  # repo id -> path -> content
         self.commits: list[dict] = []
+        self.repo_types: dict[str, tuple[str, str | None]] = {}  # repo id -> (model | space | dataset, Space SDK)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -61,9 +62,12 @@ class FakeHub:
                     request = json.loads(body)
                     repo = f"{request.get('organization') or 'user'}/{request['name']}" if "/" not in request["name"] else request["name"]
                     hub.files.setdefault(repo, {})
+                    hub.repo_types[repo] = (request.get("type") or "model", request.get("sdk"))
                     return self._answer(200, {"url": f"{hub.url}/{repo}", "name": repo})
                 if parts == ["api", "validate-yaml"]:  # the card's metadata, checked before a commit that holds README.md
                     return self._answer(200, {"errors": [], "warnings": []})
+                if parts[:2] == ["api", "spaces"]:  # a Space is a repo like a model's: same answers, own kind
+                    parts[1] = "models"
                 if parts[:2] == ["api", "models"] and len(parts) >= 6 and parts[4] == "preupload":
                     files = json.loads(body)["files"]
                     return self._answer(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})

@@ -90,3 +90,20 @@ def test_a_refused_push_is_one_clear_error_without_the_token(trained, monkeypatc
     assert TOKEN not in str(info.value)
     with pytest.raises(ConfigError, match="not a model folder"):
         push(Path(trained).parent, "me/x", token=TOKEN)
+
+
+def test_push_with_app_makes_a_gradio_space_that_serves_the_folder(trained):
+    with FakeHub() as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_OFFLINE": "0"}
+        done = subprocess.run([sys.executable, "-m", "mtl_nlp.cli", "push", str(trained), "me/tiny-space", "--with-app",
+                               "--app-requirement", "mtl-nlp[app] @ git+https://example.org/mtl_nlp.git"],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    files = hub.files["me/tiny-space"]
+    assert hub.repo_types["me/tiny-space"] == ("space", "gradio") and "a Gradio Space" in done.stdout
+    assert {"app.py", "requirements.txt", "model.safetensors", "config.json", "examples.json"} <= set(files)
+    assert 'serve(".", host="0.0.0.0")' in files["app.py"].decode()
+    assert files["requirements.txt"].decode().splitlines() == ["torch", "mtl-nlp[app] @ git+https://example.org/mtl_nlp.git"]
+    space = files["README.md"].decode()
+    assert "sdk: gradio" in space and "app_file: app.py" in space and "| demo_relation | relation_classification |" in space
+    assert not (trained / "app.py").exists()  # the model folder itself is left as it was

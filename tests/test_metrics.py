@@ -24,3 +24,9 @@ def test_relation_f1_excludes_the_negative_class():
     # r1: tp 1, fp 1, fn 1; r2: tp 1. Micro P = 2/3, R = 2/3.
     assert scores["micro_precision"] == pytest.approx(2 / 3) and scores["micro_recall"] == pytest.approx(2 / 3)
     assert scores["macro_f1"] == pytest.approx((0.5 + 1.0) / 2) and scores["primary"] == scores["micro_f1"]
+
+
+def test_one_label_tasks_get_a_confusion_matrix_and_taggers_do_not():
+    scores = compute("accuracy", ["a", "b", "a", "a"], ["a", "b", "b", "a"], labels=["a", "b"], negative_label=None)
+    assert scores["confusion"] == {"labels": ["a", "b"], "counts": [[2, 0], [1, 1]]}  # rows gold, columns predicted
+    assert "confusion" not in compute("seqeval", [["B-PER"]], [["B-PER"]], labels=["O", "B-PER"], negative_label=None)
