@@ -18,7 +18,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from mtl_nlp.config import RunConfig, SamplingConfig, SharingConfig, TaskConfig, TrainConfig
+from mtl_nlp.config import GradientConfig, MetaConfig, RunConfig, SamplingConfig, SharingConfig, TaskConfig, TrainConfig, WeightingConfig
 from mtl_nlp.errors import ConfigError
 
 logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs reused from disk)
@@ -26,12 +26,10 @@ logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs
 
 def task_steps(run: RunConfig, sizes: dict[str, int], seed: int) -> dict[str, int]:
     """How many batches each task gets in the multi-task run with ``seed`` (replaying its sampler)."""
-    from mtl_nlp.sampling import TaskSampler, task_proportions
+    from mtl_nlp.sampling import sampler_for
 
-    s = run.sampling
-    proportions = task_proportions(sizes, s.type, temperature=s.temperature, weights=s.weights)
-    sampler = TaskSampler(proportions, seed=seed, round_robin=s.type == "round_robin")
-    draws = Counter(next(sampler) for _ in range(run.train.max_steps * run.train.gradient_accumulation_steps))
+    sampler = sampler_for(run.sampling, sizes, seed=seed, total_steps=run.train.max_steps)
+    draws = Counter(next(sampler) for _ in range(run.train.max_steps * run.train.gradient_accumulation_steps * sampler.per_step))
     return {name: draws[name] for name in sizes}
 
 
@@ -79,7 +77,9 @@ def _default(field: dataclasses.Field):
 def with_new_defaults(recorded: dict) -> dict:
     """A run recorded before a config field existed ran as that field's default says: add it, so it compares equal."""
     out = copy.deepcopy(recorded)
-    for key, cls in (("sharing", SharingConfig), ("sampling", SamplingConfig), ("train", TrainConfig)):
+    sections = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
+                ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
+    for key, cls in sections:
         for field in dataclasses.fields(cls):
             out.setdefault(key, {}).setdefault(field.name, _default(field))
     optional = [f for f in dataclasses.fields(TaskConfig) if f.name != "source" and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)]
@@ -126,6 +126,8 @@ def run_record(job: RunConfig, summary: dict) -> dict:
         "train_tokens_per_second": summary["train_tokens_per_second"],
         "peak_memory_bytes": summary.get("peak_memory_bytes"),
         "sharing": summary.get("sharing", {}),
+        "gradient": summary.get("gradient", {}),
+        "weighting": summary.get("weighting", {}),
         "trainable_parameters": trainable,
         "served_parameters": served,
         "output_dir": job.output_dir,
@@ -200,4 +202,14 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
     (out_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "results.md").write_text(markdown_report(report, {t.name: t.metric for t in run.tasks}))
     plot_curves(report, run.train.batch_size, out_dir / "curves.png")
+    draw_cosines(report["runs"].get("multitask", {}), out_dir / "gradient_cosine.png")
     return out_dir
+
+
+def draw_cosines(by_seed: dict[str, dict], path: Path) -> None:
+    """The multi-task run's mean gradient cosines as a heat map, where the run measured them (first seed)."""
+    from mtl_nlp.report.figures import cosine_heatmap
+
+    first = next(iter(by_seed.values()), {})
+    if first.get("gradient", {}).get("mean_cosine"):
+        cosine_heatmap(first["gradient"]["mean_cosine"], path)

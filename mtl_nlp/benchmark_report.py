@@ -55,12 +55,10 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def examples_seen(history_steps: list[int], draws: list[str], task: str, batch_size: int) -> list[int]:
-    """Training examples of ``task`` seen by each evaluation step, from the replayed task sequence."""
-    out = []
-    for step in history_steps:
-        out.append(Counter(draws[:step])[task] * batch_size)
-    return out
+def examples_seen(history_steps: list[int], draws: list[str], task: str, batch_size: int, per_step: int = 1) -> list[int]:
+    """Training examples of ``task`` seen by each evaluation step, from the replayed task sequence (``per_step``
+    draws per optimiser step)."""
+    return [Counter(draws[: step * per_step])[task] * batch_size for step in history_steps]
 
 
 def plot_curves(report: dict, batch_size: int, path) -> None:
@@ -70,20 +68,20 @@ def plot_curves(report: dict, batch_size: int, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mtl_nlp.sampling import TaskSampler, task_proportions
+    from mtl_nlp.config import SamplingConfig
+    from mtl_nlp.sampling import sampler_for
 
     tasks = list(report["summary"])
     seed = report["seeds"][0]
-    sampling = report["run"]["sampling"]
-    proportions = task_proportions(report["train_sizes"], sampling["type"], temperature=sampling["temperature"], weights=sampling["weights"])
-    sampler = TaskSampler(proportions, seed=seed, round_robin=sampling["type"] == "round_robin")
     multi = report["runs"].get("multitask", {}).get(str(seed))
-    draws = [next(sampler) for _ in range(multi["steps"] if multi else 0)]
+    sampling = SamplingConfig(**report["run"]["sampling"])
+    sampler = sampler_for(sampling, report["train_sizes"], seed=seed, total_steps=report["run"]["train"]["max_steps"])
+    draws = [next(sampler) for _ in range((multi["steps"] if multi else 0) * sampler.per_step)]
     figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
     for axis, task in zip(axes[0], tasks):
         if multi:
             steps = [h["step"] for h in multi["history"]]
-            axis.plot(examples_seen(steps, draws, task, batch_size), [100 * h["dev"][task]["primary"] for h in multi["history"]], "o-", label="multi-task")
+            axis.plot(examples_seen(steps, draws, task, batch_size, sampler.per_step), [100 * h["dev"][task]["primary"] for h in multi["history"]], "o-", label="multi-task")
         single = report["runs"].get(f"single-{task}", {}).get(str(seed))
         if single:
             axis.plot([h["step"] * batch_size for h in single["history"]], [100 * h["dev"][task]["primary"] for h in single["history"]], "s--", label="single-task")

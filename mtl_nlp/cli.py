@@ -1,5 +1,5 @@
-"""``mtl-nlp``: train, evaluate, predict, validate, score, push, serve, report and demo-data subcommands. Config and
-data errors print as one paragraph (exit 2), never as a traceback."""
+"""``mtl-nlp``: train, evaluate, predict, validate, score, push, serve, report, meta-train, adapt and demo-data
+subcommands. Config and data errors print as one paragraph (exit 2), never as a traceback."""
 
 from __future__ import annotations
 
@@ -97,6 +97,32 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_meta_train(args: argparse.Namespace) -> int:
+    from mtl_nlp.meta import meta_train
+    from mtl_nlp.validation import validate_run
+
+    out = meta_train(validate_run(args.run, _overrides(args)))
+    print(f"meta-learned initialisation: {out} (start a new task from it with `mtl-nlp adapt {out} TASK.yaml`)")
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from mtl_nlp.config import Problem, TrainConfig, raise_problems
+    from mtl_nlp.meta import adapt_run
+    from mtl_nlp.trainer import train
+    from mtl_nlp.validation import validate_task
+
+    task = validate_task(args.task, args.data_dir)
+    recipe = TrainConfig(learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate, batch_size=args.batch_size,
+                         max_steps=args.steps, eval_every=args.steps, warmup_ratio=0.1, seed=args.seed)
+    option = {"max_steps": "--steps", "eval_every": "--steps"}
+    problems = [Problem("command line", None, option.get(k, f"--{k.replace('_', '-')}"), m) for k, m in recipe.problems()]
+    raise_problems(list({p.key: p for p in problems}.values()), "adapt")
+    out = args.out or f"outputs/adapt/{task.name}-{args.examples or 'all'}-seed{args.seed}"
+    train(adapt_run(args.model_dir, task, examples=args.examples, data_dir=args.data_dir, output_dir=out, train=recipe))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from mtl_nlp.app import serve
 
@@ -169,6 +195,23 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-app", action="store_true", help="push as a Gradio Space that serves the model (app.py, requirements.txt)")
     p.add_argument("--app-requirement", help="how the Space installs mtl-nlp (default: mtl-nlp[app]==this version, from PyPI)")
     p.set_defaults(func=cmd_push)
+    p = sub.add_parser("meta-train", help="Reptile over a run's tasks: an encoder initialisation for new tasks")
+    p.add_argument("run", help="run YAML (its meta: section sets inner_steps and step_size)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides of the run YAML")
+    p.add_argument("--data-dir", help="folder the task files are relative to (overrides data_dir)")
+    p.set_defaults(func=cmd_meta_train)
+    p = sub.add_parser("adapt", help="fine-tune a new task from any model folder on N examples")
+    p.add_argument("model_dir", help="a model folder or Hub id: plain encoder, multi-task model or meta-trained one")
+    p.add_argument("task", help="the new task's YAML")
+    p.add_argument("--data-dir", required=True, help="folder the task's files are relative to")
+    p.add_argument("--examples", type=int, help="training examples to use (a seeded random subset; default all)")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=5e-5)
+    p.add_argument("--head-learning-rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--out", help="output folder (default outputs/adapt/<task>-<examples>-seed<seed>)")
+    p.set_defaults(func=cmd_adapt)
     p = sub.add_parser("serve", help="a Gradio demo of a saved model (folder or Hub id) in the browser")
     p.add_argument("model_dir")
     p.add_argument("--port", type=int, help="default: 7860, or the next free port")

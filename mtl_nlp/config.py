@@ -153,16 +153,25 @@ def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-SAMPLING_TYPES = ("proportional", "temperature", "uniform", "round_robin", "fixed")
+SAMPLING_TYPES = ("proportional", "temperature", "uniform", "round_robin", "fixed", "annealed", "schedule", "every_task")
 
 
 @dataclass
 class SamplingConfig:
-    """Which task the next batch comes from. T=1 is size-proportional; a large T tends to uniform."""
+    """Which task the next batch comes from. T=1 is size-proportional; a large T tends to uniform.
 
-    type: Literal["proportional", "temperature", "uniform", "round_robin", "fixed"] = "temperature"
+    ``annealed``: p_i ∝ n_i^a with a moving linearly from 1 (proportional) to ``anneal_to`` (0: uniform) over training
+    (Stickland & Murray 2019). ``schedule``: the ``milestones`` weights, {step: {task: weight}}, each in force from its
+    step on. ``every_task``: one batch of every task per optimiser step (needed by ``gradient: pcgrad``). ``sizes``
+    samples a task as if it had that many training examples.
+    """
+
+    type: Literal["proportional", "temperature", "uniform", "round_robin", "fixed", "annealed", "schedule", "every_task"] = "temperature"
     temperature: float = 2.0
     weights: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    anneal_to: float = 0.0
+    milestones: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -175,6 +184,83 @@ class SamplingConfig:
         for name, w in self.weights.items():
             if not isinstance(w, (int, float)) or w < 0:
                 out.append((f"weights.{name}", f"must be a number >= 0, got {w!r}"))
+        for name, n in self.sizes.items():
+            if not _positive_int(n):
+                out.append((f"sizes.{name}", f"must be a whole number of examples >= 1, got {n!r}"))
+        if not isinstance(self.anneal_to, (int, float)) or not 0 <= self.anneal_to <= 1:
+            out.append(("anneal_to", f"must be an exponent in [0, 1] (0 ends uniform, 1 stays proportional), got {self.anneal_to!r}"))
+        if self.type == "schedule" and (not self.milestones or 0 not in self.milestones):
+            out.append(("milestones", "type 'schedule' needs weights from step 0 on: {0: {task: weight, ...}, 1000: {...}}"))
+        for step, weights in self.milestones.items():
+            if not isinstance(step, int) or step < 0 or not isinstance(weights, dict) or not weights:
+                out.append((f"milestones.{step}", f"must map a step >= 0 to {{task: weight}}, got {weights!r}"))
+            elif any(not isinstance(w, (int, float)) or w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+                out.append((f"milestones.{step}", f"weights must be numbers >= 0, not all zero, got {weights!r}"))
+        return out
+
+
+WEIGHTING_TYPES = ("static", "uncertainty", "dwa")
+
+
+@dataclass
+class WeightingConfig:
+    """How each task's loss is weighted (``mtl_nlp.weighting``): fixed ``weights`` (default 1 each), learned
+    uncertainty (Kendall et al. 2018), or dynamic weight average over ``period`` steps (Liu et al. 2019)."""
+
+    type: Literal["static", "uncertainty", "dwa"] = "static"
+    weights: dict[str, float] = field(default_factory=dict)
+    temperature: float = 2.0  # dwa
+    period: int = 50  # dwa: steps per loss average (one task per batch: each task's mean loss over the period)
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.type not in WEIGHTING_TYPES:
+            out.append(("type", f"unknown weighting {self.type!r}{_hint(self.type, WEIGHTING_TYPES)}"))
+        for name, w in self.weights.items():
+            if not isinstance(w, (int, float)) or w < 0:
+                out.append((f"weights.{name}", f"must be a number >= 0, got {w!r}"))
+        if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+            out.append(("temperature", f"must be a number > 0, got {self.temperature!r}"))
+        if not _positive_int(self.period):
+            out.append(("period", f"must be a whole number of steps >= 1, got {self.period!r}"))
+        return out
+
+
+@dataclass
+class MetaConfig:
+    """Reptile (Nichol et al. 2018) for ``mtl-nlp meta-train``: each of ``train.max_steps`` outer steps trains a
+    copy of the encoder on one sampled task for ``inner_steps`` batches, then moves the shared initialisation a
+    fraction ``step_size`` (annealed linearly to 0) of the way towards the adapted weights."""
+
+    inner_steps: int = 4
+    step_size: float = 0.5
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if not _positive_int(self.inner_steps):
+            out.append(("inner_steps", f"must be a whole number of batches >= 1, got {self.inner_steps!r}"))
+        if not isinstance(self.step_size, (int, float)) or not 0 < self.step_size <= 1:
+            out.append(("step_size", f"must be in (0, 1], got {self.step_size!r}"))
+        return out
+
+
+GRADIENT_TYPES = ("sum", "pcgrad")
+
+
+@dataclass
+class GradientConfig:
+    """How the tasks' gradients on shared parameters combine (``mtl_nlp.gradients``), and how often to measure
+    their pairwise cosine similarity (``cosine_every`` steps; 0 never)."""
+
+    type: Literal["sum", "pcgrad"] = "sum"
+    cosine_every: int = 0
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.type not in GRADIENT_TYPES:
+            out.append(("type", f"unknown gradient combination {self.type!r}{_hint(self.type, GRADIENT_TYPES)}"))
+        if not isinstance(self.cosine_every, int) or isinstance(self.cosine_every, bool) or self.cosine_every < 0:
+            out.append(("cosine_every", f"must be a whole number of steps >= 0, got {self.cosine_every!r}"))
         return out
 
 
@@ -196,6 +282,7 @@ class TrainConfig:
     eval_every: int = 500
     log_every: int = 20
     seed: int = 13
+    max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
 
     def __post_init__(self) -> None:
         if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
@@ -215,6 +302,8 @@ class TrainConfig:
             out.append(("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio!r}"))
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             out.append(("mixed_precision", f"allowed: no, fp16, bf16; got {self.mixed_precision!r}"))
+        if self.max_train_examples is not None and not _positive_int(self.max_train_examples):
+            out.append(("max_train_examples", f"must be a whole number >= 1 (or null for all), got {self.max_train_examples!r}"))
         return out
 
 
@@ -229,6 +318,9 @@ class RunConfig:
     output_dir: str = "outputs/run"
     sharing: SharingConfig = field(default_factory=SharingConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    weighting: WeightingConfig = field(default_factory=WeightingConfig)
+    gradient: GradientConfig = field(default_factory=GradientConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     path: str = "<run>"
 
@@ -346,7 +438,8 @@ def find_task_file(name: str, run_path: Path) -> Path:
 def apply_overrides(data: dict, lines: dict[str, int], overrides: list[str]) -> list[Problem]:
     """Apply dotted ``key=value`` overrides in place; values are parsed as YAML so ``1e-4`` and ``true`` keep types."""
     problems: list[Problem] = []
-    nested = {"sharing": SharingConfig, "sampling": SamplingConfig, "train": TrainConfig}
+    nested = {"sharing": SharingConfig, "sampling": SamplingConfig, "weighting": WeightingConfig, "gradient": GradientConfig,
+              "meta": MetaConfig, "train": TrainConfig}
     top = [f.name for f in dataclasses.fields(RunConfig) if f.name != "path"]
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -389,6 +482,9 @@ def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, li
     sections = {
         "sharing": _build(SharingConfig, data.get("sharing") or {}, spath, lines, "sharing.", problems),
         "sampling": _build(SamplingConfig, data.get("sampling") or {}, spath, lines, "sampling.", problems),
+        "weighting": _build(WeightingConfig, data.get("weighting") or {}, spath, lines, "weighting.", problems),
+        "gradient": _build(GradientConfig, data.get("gradient") or {}, spath, lines, "gradient.", problems),
+        "meta": _build(MetaConfig, data.get("meta") or {}, spath, lines, "meta.", problems),
         "train": _build(TrainConfig, data.get("train") or {}, spath, lines, "train.", problems),
     }
     for name, section in sections.items():
@@ -436,9 +532,15 @@ def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
     for name in run.data_dirs:
         if name not in names:
             out.append(Problem(run.path, lines.get(f"data_dirs.{name}"), f"data_dirs.{name}", f"not a task of this run{_hint(name, names)}"))
-    for name in run.sampling.weights:
-        if name not in names:
-            out.append(Problem(run.path, lines.get(f"sampling.weights.{name}"), f"sampling.weights.{name}", f"not a task of this run{_hint(name, names)}"))
+    named = [("sampling.weights", run.sampling.weights), ("sampling.sizes", run.sampling.sizes), ("weighting.weights", run.weighting.weights)]
+    named += [(f"sampling.milestones.{step}", weights) for step, weights in run.sampling.milestones.items() if isinstance(weights, dict)]
+    for key, mapping in named:
+        for name in mapping:
+            if name not in names:
+                out.append(Problem(run.path, lines.get(f"{key}.{name}", lines.get(key)), f"{key}.{name}", f"not a task of this run{_hint(name, names)}"))
+    if run.gradient.type == "pcgrad" and run.sampling.type != "every_task":
+        out.append(Problem(run.path, lines.get("gradient.type"), "gradient.type", "pcgrad projects every task's gradient "
+                           "in each optimiser step: set sampling.type: every_task"))
     for name in run.sharing.task_layers if isinstance(run.sharing.task_layers, dict) else ():
         if name not in names:
             out.append(Problem(run.path, lines.get(f"sharing.task_layers.{name}"), f"sharing.task_layers.{name}", f"not a task of this run{_hint(name, names)}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -30,10 +31,15 @@ def resolve_encoder(name: str) -> str:
 
 
 def load_encoder(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load ``AutoModel`` and ``AutoTokenizer``; an unreachable Hub id becomes one clear ConfigError."""
+    """Load ``AutoModel`` and ``AutoTokenizer``; an unreachable Hub id becomes one clear ConfigError. A multi-task
+    model folder gives its shared encoder (its heads stay behind), so a new run can start from a trained model."""
     path = resolve_encoder(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
+        if _is_multitask_folder(path):
+            from mtl_nlp.modeling import MultiTaskModel
+
+            return MultiTaskModel.from_pretrained(path).encoder, tokenizer
         model_type = AutoConfig.from_pretrained(path).model_type
         encoder = AutoModel.from_pretrained(path, **encoder_kwargs(model_type))
     except OSError as err:
@@ -44,6 +50,11 @@ def load_encoder(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             "which is installed with mtl-nlp."
         ) from None
     return encoder, tokenizer
+
+
+def _is_multitask_folder(path: str) -> bool:
+    config = Path(path) / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("model_type") == "mtl_nlp"
 
 
 def add_special_tokens(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedModel, tokens: list[str]) -> int:

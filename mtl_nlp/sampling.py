@@ -7,11 +7,15 @@ sequence and runs the same head in the same step; its state is plain data, so a 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from accelerate.data_loader import DataLoaderDispatcher, DataLoaderShard
 from torch.utils.data import DataLoader
+
+from mtl_nlp.config import SamplingConfig
+
+Schedule = Callable[[int], dict[str, float]]  # optimiser step -> probability of each task
 
 
 def task_proportions(
@@ -22,11 +26,11 @@ def task_proportions(
     proportional: p_i = n_i / sum n; temperature: p_i ∝ n_i^(1/T) (Arivazhagan et al. 2019); uniform: 1/K;
     fixed: the given weights, normalised; round_robin: 1/K on average (the order is fixed, not drawn).
     """
-    if strategy == "proportional":
+    if strategy in ("proportional", "annealed"):  # annealed starts proportional (see annealed_proportions)
         raw = {name: float(n) for name, n in sizes.items()}
     elif strategy == "temperature":
         raw = {name: float(n) ** (1.0 / temperature) for name, n in sizes.items()}
-    elif strategy in ("uniform", "round_robin"):
+    elif strategy in ("uniform", "round_robin", "every_task"):
         raw = {name: 1.0 for name in sizes}
     elif strategy == "fixed":
         raw = {name: float((weights or {})[name]) for name in sizes}
@@ -38,16 +42,70 @@ def task_proportions(
     return {name: value / total for name, value in raw.items()}
 
 
-class TaskSampler:
-    """An endless, deterministic sequence of task names with ``state_dict`` / ``load_state_dict`` for exact resume."""
+def annealed_proportions(sizes: dict[str, int], step: int, total_steps: int, anneal_to: float = 0.0) -> dict[str, float]:
+    """p_i ∝ n_i^a, the exponent a going linearly from 1 at the first step to ``anneal_to`` at the last
+    (Stickland & Murray 2019 anneal per epoch from 1 to 0.2; anneal_to=0 ends uniform)."""
+    exponent = 1.0 - (1.0 - anneal_to) * min(step, total_steps - 1) / max(total_steps - 1, 1)
+    raw = {name: float(n) ** exponent for name, n in sizes.items()}
+    total = sum(raw.values())
+    return {name: value / total for name, value in raw.items()}
 
-    def __init__(self, proportions: dict[str, float], *, seed: int, round_robin: bool = False) -> None:
-        self.names = list(proportions)
-        self.weights = [proportions[n] for n in self.names]
+
+def milestone_proportions(milestones: dict[int, dict[str, float]], names: list[str], step: int) -> dict[str, float]:
+    """The weights of the last milestone at or before ``step``, normalised (tasks it leaves out get 0)."""
+    weights = milestones[max(m for m in milestones if m <= step)]
+    total = sum(weights.values())
+    return {name: weights.get(name, 0.0) / total for name in names}
+
+
+def schedule_for(sampling: SamplingConfig, sizes: dict[str, int], total_steps: int) -> Schedule:
+    """Task probabilities per optimiser step for a run's sampling settings; ``sampling.sizes`` replaces real sizes."""
+    sizes = {name: sampling.sizes.get(name, n) for name, n in sizes.items()}
+    if sampling.type == "annealed":
+        return lambda step: annealed_proportions(sizes, step, total_steps, sampling.anneal_to)
+    if sampling.type == "schedule":
+        milestones = {int(k): v for k, v in sampling.milestones.items()}  # JSON round trips make the keys strings
+        return lambda step: milestone_proportions(milestones, list(sizes), step)
+    fixed = task_proportions(sizes, sampling.type, temperature=sampling.temperature, weights=sampling.weights)
+    return lambda step: fixed
+
+
+def draws_per_step(sampling: SamplingConfig, tasks: int) -> int:
+    """Task batches per optimiser step (before gradient accumulation): every task's with every_task, else one."""
+    return tasks if sampling.type == "every_task" else 1
+
+
+def sampler_for(sampling: SamplingConfig, sizes: dict[str, int], *, seed: int, total_steps: int) -> TaskSampler:
+    """The run's sampler: drawn from the schedule, or in order for round_robin and every_task (all tasks each step)."""
+    ordered = sampling.type in ("round_robin", "every_task")
+    return TaskSampler(schedule_for(sampling, sizes, total_steps), seed=seed, round_robin=ordered, names=list(sizes),
+                       per_step=draws_per_step(sampling, len(sizes)))
+
+
+class TaskSampler:
+    """An endless, deterministic sequence of task names with ``state_dict`` / ``load_state_dict`` for exact resume.
+
+    ``proportions`` is fixed or a schedule (optimiser step -> proportions); the step is ``draws // per_step``, so a
+    resumed sampler continues the same schedule. ``per_step`` tasks are drawn for each optimiser step.
+    """
+
+    def __init__(self, proportions: dict[str, float] | Schedule, *, seed: int, round_robin: bool = False,
+                 names: list[str] | None = None, per_step: int = 1) -> None:
+        self.schedule = proportions if callable(proportions) else (lambda step, fixed=dict(proportions): fixed)
+        self.names = names or list(proportions)
         self.round_robin = round_robin
+        self.per_step = per_step
         self.seed = seed
         self.draws = 0
         self._rng = random.Random(seed)
+
+    @property
+    def step(self) -> int:
+        return self.draws // self.per_step
+
+    def proportions(self) -> dict[str, float]:
+        """The probabilities in force for the next draw."""
+        return self.schedule(self.step)
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -56,7 +114,8 @@ class TaskSampler:
         if self.round_robin:
             name = self.names[self.draws % len(self.names)]
         else:
-            name = self._rng.choices(self.names, weights=self.weights)[0]
+            current = self.schedule(self.step)
+            name = self._rng.choices(self.names, weights=[current[n] for n in self.names])[0]
         self.draws += 1
         return name
 

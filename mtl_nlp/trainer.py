@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
@@ -21,11 +22,13 @@ from mtl_nlp.data import load_split, make_loader, tokenize
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
 from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
+from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
-from mtl_nlp.sampling import TaskSampler, interleave, task_proportions
+from mtl_nlp.sampling import TaskSampler, draws_per_step, interleave, sampler_for
 from mtl_nlp.tasks import Task, build_task
 from mtl_nlp.text import example_texts
+from mtl_nlp.weighting import build_weighting
 
 logger = get_logger(__name__)
 
@@ -44,9 +47,18 @@ def read_data(run: RunConfig, tasks: dict[str, Task]) -> dict[str, tuple]:
     raw = {}
     for name, task in tasks.items():
         config = run.task(name)
-        raw[name] = (load_split(config, task, "train", run.data_dir_for(name)), load_split(config, task, "dev", run.data_dir_for(name)))
+        train = subset(load_split(config, task, "train", run.data_dir_for(name)), run.train.max_train_examples, run.train.seed, name)
+        raw[name] = (train, load_split(config, task, "dev", run.data_dir_for(name)))
         logger.info(f"{name}: {len(raw[name][0])} train, {0 if raw[name][1] is None else len(raw[name][1])} dev examples")
     return raw
+
+
+def subset(split, size: int | None, seed: int, name: str):
+    """A seeded random ``size`` examples of ``split`` (all of it without a size), said in the log."""
+    if size is None or size >= len(split):
+        return split
+    logger.info(f"{name}: training on {size} of {len(split)} examples (train.max_train_examples, seed {seed})")
+    return split.shuffle(seed=seed).select(range(size))
 
 
 def prepare_data(
@@ -116,7 +128,8 @@ def train(run: RunConfig) -> Path:
     output_dir = Path(run.output_dir)
     accelerator = Accelerator(
         mixed_precision=run.train.mixed_precision,
-        gradient_accumulation_steps=run.train.gradient_accumulation_steps,
+        # every_task sampling accumulates one batch of each task into every optimiser step.
+        gradient_accumulation_steps=run.train.gradient_accumulation_steps * draws_per_step(run.sampling, len(run.tasks)),
         log_with="tensorboard",
         project_dir=str(output_dir),
         # Each step runs one task's head, so the other heads get no gradient under DDP.
@@ -154,16 +167,19 @@ def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], 
 
 def _sampler(run: RunConfig, data: dict[str, TaskData]) -> TaskSampler:
     sizes = {name: len(d.train) for name, d in data.items()}
-    s = run.sampling
-    proportions = task_proportions(sizes, s.type, temperature=s.temperature, weights=s.weights)
-    logger.info("task sampling proportions: " + ", ".join(f"{n} {p:.3f}" for n, p in proportions.items()))
-    return TaskSampler(proportions, seed=run.train.seed, round_robin=s.type == "round_robin")
+    sampler = sampler_for(run.sampling, sizes, seed=run.train.seed, total_steps=run.train.max_steps)
+    logger.info("task sampling proportions at the start: " + ", ".join(f"{n} {p:.3f}" for n, p in sampler.proportions().items()))
+    return sampler
 
 
-def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData]):
-    """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``."""
+def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData],
+             weighting: nn.Module):
+    """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``. Learned loss
+    weights train at the heads' learning rate, without weight decay."""
     t = run.train
     optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay, t.adapter_learning_rate)
+    if list(weighting.parameters()):
+        optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process
     scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
     train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer)
@@ -184,43 +200,55 @@ def fit(
 ) -> Path:
     """The loop itself, on an already built model (updated in place): train, evaluate, keep the best, report."""
     t, output_dir = run.train, Path(run.output_dir)
-    model, optimizer, scheduler, train_loaders, dev_loaders = _prepare(run, accelerator, model, tokenizer, tasks, data)
+    weighting = build_weighting(run.weighting, list(tasks)).to(accelerator.device)
+    model, optimizer, scheduler, train_loaders, dev_loaders = _prepare(run, accelerator, model, tokenizer, tasks, data, weighting)
     references = {name: data[name].dev_references for name in dev_loaders}
     accelerator.init_trackers("mtl_nlp", config=_flat_hparams(run))
-    sampler, meter, history, losses = _sampler(run, data), LossMeter(), [], []
+    sampler, meter, log = _sampler(run, data), LossMeter(), TrainingLog()
+    gradients = TaskGradients(model, run.gradient.type, seed=t.seed)
+    probes = _probe_batches(run, tasks, data, tokenizer, accelerator) if run.gradient.cosine_every else {}
     sharing_report = accelerator.unwrap_model(model).sharing_report
     best = {"score": float("-inf"), "step": 0, "metrics": {}}
     progress = tqdm(total=t.max_steps, disable=not accelerator.is_local_main_process, desc="training")
-    step, tokens, eval_seconds, started = 0, 0, 0.0, time.perf_counter()
+    step, tokens, eval_seconds, started = 0, torch.zeros((), dtype=torch.long, device=accelerator.device), 0.0, time.perf_counter()
     peak = PeakMemory().start()
+    if accelerator.gradient_accumulation_steps != t.gradient_accumulation_steps * sampler.per_step:
+        raise ValueError(f"the Accelerator accumulates {accelerator.gradient_accumulation_steps} batches per step; this run "
+                         f"needs {t.gradient_accumulation_steps * sampler.per_step} (see draws_per_step)")
     model.train()
-    for task, batch in interleave(train_loaders, sampler, t.max_steps * t.gradient_accumulation_steps):
+    for task, batch in interleave(train_loaders, sampler, t.max_steps * t.gradient_accumulation_steps * sampler.per_step):
         with accelerator.accumulate(model):
             labels = batch.pop("labels")
             out = model(task=task, **batch)
             task_loss = tasks[task].loss(out.logits, labels)
-            # The sharing strategy's regulariser (soft sharing's distance, the gates' term), where it has one.
-            loss = task_loss if out.penalty is None else task_loss + out.penalty
+            # The task's weight, then the sharing strategy's regulariser (soft sharing's distance, the gates' term).
+            loss = weighting(task, task_loss) + (0 if out.penalty is None else out.penalty)
             accelerator.backward(loss)
+            if gradients.active:
+                gradients.collect(task)
             if accelerator.sync_gradients:
+                _combine(gradients, weighting, accelerator, log)
                 accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
         meter.add(task, task_loss)
-        tokens += int(batch["attention_mask"].sum())
+        tokens += batch["attention_mask"].sum()  # on the device: read once at the end, no wait per step
         if not accelerator.sync_gradients:
             continue
         step += 1
+        weighting.end_step()
         progress.update(1)
         if step % t.log_every == 0:
-            logged = meter.pop()
-            losses.append({"step": step, "loss": {key.rpartition("/")[2]: value for key, value in logged.items()}})
+            logged = {**meter.pop(), **{f"train/weight/{k}": v for k, v in weighting.weights().items()}}
+            log.add_losses(step, logged)
             accelerator.log({**logged, **sharing_report(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
+        if run.gradient.cosine_every and step % run.gradient.cosine_every == 0:
+            log.add_cosines(step, probe_cosines(model, _probe_losses(model, tasks, probes)), accelerator)
         if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
             eval_started = time.perf_counter()
             results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
-            _log_eval(accelerator, results, step, history)
+            _log_eval(accelerator, results, step, log.history)
             if mean_primary(results) > best["score"]:
                 best = {"score": mean_primary(results), "step": step, "metrics": results}
                 save_model(model, tokenizer, accelerator, output_dir)
@@ -234,12 +262,11 @@ def fit(
         "best_step": best["step"],
         "best_mean_primary": best["score"] if dev_loaders else None,
         "dev": best["metrics"],
-        "final_dev": history[-1]["dev"] if history else {},
-        "history": history,
-        "train_losses": losses,
+        "final_dev": log.history[-1]["dev"] if log.history else {},
+        **log.summary(weighting, gradients, step),
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
-        "train_tokens_per_second": tokens * accelerator.num_processes / train_seconds,
+        "train_tokens_per_second": int(tokens) * accelerator.num_processes / train_seconds,
         "steps": step,
         "peak_memory_bytes": peak.bytes,
         "sharing": sharing_report(),
@@ -247,11 +274,80 @@ def fit(
     }
     if accelerator.is_main_process:
         (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if history:
-            draw_curves(history, output_dir / CURVES)
+        if log.history:
+            draw_curves(log.history, output_dir / CURVES)
         write_model_card(output_dir)
     accelerator.end_training()
     return output_dir
+
+
+def _probe_batches(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer, accelerator: Accelerator) -> dict:
+    """The first training batch of each task, unshuffled: the same probe for every cosine measurement."""
+    out = {}
+    for name, d in data.items():
+        batch = next(iter(make_loader(d.train, tasks[name], tokenizer, batch_size=run.train.batch_size, shuffle=False, seed=0)))
+        out[name] = _to_device(batch, accelerator.device)
+    return out
+
+
+def _to_device(value, device):
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value.to(device) if isinstance(value, torch.Tensor) else value
+
+
+def _probe_losses(model, tasks: dict[str, Task], probes: dict[str, dict]) -> dict:
+    def loss(name: str):
+        batch = dict(probes[name])
+        labels = batch.pop("labels")
+        return tasks[name].loss(model(task=name, **batch).logits, labels)
+
+    return {name: (lambda name=name: loss(name)) for name in probes}
+
+
+def _combine(gradients: TaskGradients, weighting: nn.Module, accelerator: Accelerator, log: TrainingLog) -> None:
+    """At the optimiser step: PCGrad's projection where chosen (timed), and the learned loss weights' gradients
+    averaged over processes (each process saw other examples of the same task)."""
+    if gradients.active:
+        started = time.perf_counter()
+        gradients.write_back()
+        log.combine_seconds += time.perf_counter() - started
+    if accelerator.num_processes > 1:
+        for p in weighting.parameters():
+            if p.grad is not None:
+                p.grad = accelerator.reduce(p.grad, "mean")
+
+
+@dataclass
+class TrainingLog:
+    """What the loop records besides scores: dev history, training losses and weights, gradient cosines."""
+
+    history: list = field(default_factory=list)
+    losses: list = field(default_factory=list)
+    cosines: list = field(default_factory=list)
+    combine_seconds: float = 0.0
+
+    def add_losses(self, step: int, logged: dict[str, float]) -> None:
+        entry = {"step": step, "loss": {}, "weight": {}}
+        for key, value in logged.items():
+            kind, _, task = key.partition("/")[2].partition("/")
+            entry[kind][task] = value
+        self.losses.append(entry)
+
+    def add_cosines(self, step: int, matrix: dict[str, dict[str, float]], accelerator: Accelerator) -> None:
+        self.cosines.append({"step": step, "cosine": matrix})
+        accelerator.log({f"gradient_cosine/{a}/{b}": v for a, row in matrix.items() for b, v in row.items() if a < b}, step=step)
+
+    def summary(self, weighting: nn.Module, gradients: TaskGradients, steps: int) -> dict:
+        out = {"history": self.history, "train_losses": self.losses,
+               "weighting": {"final": weighting.weights()},
+               "gradient": {"type": gradients.kind, "conflicts": gradients.conflicts,
+                            "combine_seconds_per_step": self.combine_seconds / max(steps, 1)}}
+        if self.cosines:
+            names = list(self.cosines[0]["cosine"])
+            mean = {a: {b: round(sum(c["cosine"][a][b] for c in self.cosines) / len(self.cosines), 4) for b in names} for a in names}
+            out["gradient"].update(cosines=self.cosines, mean_cosine=mean)
+        return out
 
 
 def _log_eval(accelerator: Accelerator, results: dict[str, dict], step: int, history: list) -> None:

@@ -79,3 +79,16 @@ def validate_run(path: str | Path, overrides: list[str] = (), *, check_files: bo
         problems += task_problems(task, folder if check_files and folder not in missing_dirs else None)
     raise_problems(problems, f"run {path}")
     return run
+
+
+def validate_task(path: str | Path, data_dir: str) -> TaskConfig:
+    """Load one task YAML on its own (``mtl-nlp adapt``) and raise one ConfigError listing every problem."""
+    from mtl_nlp.config import load_task
+
+    problems: list[Problem] = []
+    task = load_task(Path(path), problems)
+    problems += task_problems(task, data_dir if Path(data_dir).is_dir() else None)
+    if not Path(data_dir).is_dir():
+        problems.append(Problem("command line", None, "--data-dir", f"folder {data_dir!r} does not exist"))
+    raise_problems(problems, f"task {path}")
+    return task

@@ -30,7 +30,7 @@ def test_a_baseline_is_the_same_run_whatever_the_task_mixing(tiny_run, tmp_path)
 
 
 def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp_path, capsys):
-    run = tiny_run(train={"max_steps": 6, "eval_every": 3})
+    run = tiny_run(train={"max_steps": 6, "eval_every": 3}, gradient={"cosine_every": 3})
     out = tmp_path / "bench"
     assert benchmark_main([str(run), "--out", str(out), "--seeds", "1", "2"]) == 0
     results = json.loads((out / "results.json").read_text())
@@ -39,6 +39,7 @@ def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp
     assert len(row["multitask_dev"]) == 2 and "difference_dev" in row and row["multitask_parameters"] > row["single_parameters"]
     table = (out / "results.md").read_text()
     assert "| demo_ner | seqeval |" in table and "±" in table and (out / "curves.png").stat().st_size > 1000
+    assert (out / "gradient_cosine.png").stat().st_size > 1000  # negative transfer at a glance, beside the table
     before = (out / "multitask" / "seed-1" / "model.safetensors").stat().st_mtime
     assert benchmark_main([str(run), "--out", str(out), "--seeds", "1", "--no-single"]) == 0
     assert (out / "multitask" / "seed-1" / "model.safetensors").stat().st_mtime == before
@@ -50,6 +51,7 @@ def test_a_run_recorded_before_a_config_field_existed_is_still_reused(tiny_run, 
     job = validate_run(tiny_run())
     recorded = _comparable(job)
     del recorded["tasks"][0]["decoding"], recorded["sharing"]["layer_mix"], recorded["train"]["adapter_learning_rate"]
+    del recorded["weighting"], recorded["gradient"], recorded["sampling"]["sizes"], recorded["tasks"][1]["relation_features"]
     assert recorded != _comparable(job) and with_new_defaults(recorded) == _comparable(job)
     changed = _comparable(job)
     changed["tasks"][0]["decoding"] = "viterbi"

@@ -5,7 +5,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mtl_nlp.sampling import TaskSampler, interleave, task_proportions
+from mtl_nlp.config import SamplingConfig
+from mtl_nlp.sampling import (
+    TaskSampler,
+    annealed_proportions,
+    draws_per_step,
+    interleave,
+    sampler_for,
+    schedule_for,
+    task_proportions,
+)
 
 SIZES = {"a": 100, "b": 400, "c": 900}
 
@@ -62,3 +71,45 @@ def test_interleave_restarts_exhausted_loaders():
     pairs = list(interleave(loaders, TaskSampler({"a": 0.5, "b": 0.5}, seed=0, round_robin=True), 6))
     assert [t for t, _ in pairs] == ["a", "b"] * 3
     assert [b.tolist() for t, b in pairs if t == "a"] == [[0, 1], [2], [0, 1]]
+
+
+def test_annealed_proportions_start_proportional_and_end_uniform():
+    assert annealed_proportions(SIZES, 0, 100) == pytest.approx(task_proportions(SIZES, "proportional"))
+    assert annealed_proportions(SIZES, 99, 100) == pytest.approx(task_proportions(SIZES, "uniform"))
+    middle = annealed_proportions(SIZES, 50, 101)  # exponent 1/2 halfway: the temperature-2 proportions
+    assert middle == pytest.approx(task_proportions(SIZES, "temperature", temperature=2.0))
+    end = annealed_proportions(SIZES, 99, 100, anneal_to=0.2)
+    assert end == pytest.approx(task_proportions(SIZES, "temperature", temperature=5.0))
+
+
+def test_a_resumed_annealed_sampler_continues_the_same_schedule():
+    config = SamplingConfig(type="annealed")
+    sampler = sampler_for(config, SIZES, seed=5, total_steps=400)
+    [next(sampler) for _ in range(250)]
+    state = json.loads(json.dumps(sampler.state_dict()))
+    expected = [next(sampler) for _ in range(150)]
+    resumed = sampler_for(config, SIZES, seed=5, total_steps=400)
+    resumed.load_state_dict(state)
+    assert resumed.proportions() == pytest.approx(annealed_proportions(SIZES, 250, 400))
+    assert [next(resumed) for _ in range(150)] == expected
+    late = collections.Counter(expected)
+    assert late["a"] > 150 * 100 / 1400  # late in training the small task is drawn more than its size share
+
+
+def test_milestones_switch_weights_at_their_steps():
+    config = SamplingConfig(type="schedule", milestones={0: {"a": 1.0}, 10: {"b": 1.0, "c": 3.0}})
+    sampler = sampler_for(config, SIZES, seed=0, total_steps=20)
+    draws = [next(sampler) for _ in range(20)]
+    assert set(draws[:10]) == {"a"} and "a" not in draws[10:]
+    assert sampler.proportions() == {"a": 0.0, "b": 0.25, "c": 0.75}
+
+
+def test_sizes_override_samples_a_task_as_if_it_had_that_many_examples():
+    config = SamplingConfig(type="proportional", sizes={"c": 100})
+    assert schedule_for(config, SIZES, 10)(0) == pytest.approx({"a": 100 / 600, "b": 400 / 600, "c": 100 / 600})
+
+
+def test_every_task_draws_each_task_once_per_optimiser_step():
+    sampler = sampler_for(SamplingConfig(type="every_task"), SIZES, seed=0, total_steps=3)
+    assert sampler.per_step == draws_per_step(SamplingConfig(type="every_task"), 3) == 3
+    assert [next(sampler) for _ in range(6)] == ["a", "b", "c", "a", "b", "c"] and sampler.step == 2

@@ -1,5 +1,7 @@
 import json
+from pathlib import Path
 
+import pytest
 import torch
 from accelerate import Accelerator
 
@@ -50,3 +52,56 @@ def test_gradient_accumulation_counts_optimizer_steps(tiny_run):
     run = validate_run(tiny_run(train={"max_steps": 3, "eval_every": 3, "gradient_accumulation_steps": 2}))
     summary = json.loads((train(run) / "metrics.json").read_text())
     assert summary["steps"] == 3 and summary["best_step"] == 3 and summary["eval_seconds"] > 0
+
+
+@pytest.mark.parametrize("changes", [
+    {"weighting": {"type": "uncertainty"}},
+    {"weighting": {"type": "dwa", "period": 1}},
+    {"weighting": {"type": "static", "weights": {"demo_ner": 2.0}}},
+    {"sampling": {"type": "every_task"}, "gradient": {"type": "pcgrad"}, "train": {"gradient_accumulation_steps": 2}},
+    {"sampling": {"type": "annealed", "sizes": {"demo_ner": 5}}},
+    {"sampling": {"type": "schedule", "milestones": {0: {"demo_ner": 1}, 2: {"demo_relation": 1, "demo_sentiment": 1}}}},
+], ids=["uncertainty", "dwa", "static", "pcgrad", "annealed", "schedule"])
+def test_each_balancing_option_trains_from_yaml_and_reports_itself(tiny_run, changes):
+    from mtl_nlp.trainer import train
+
+    changes = {**changes, "train": {"max_steps": 4, "eval_every": 4, "log_every": 1, **changes.get("train", {})}}
+    summary = json.loads((train(validate_run(tiny_run(**changes))) / "metrics.json").read_text())
+    assert summary["steps"] == 4
+    weights = summary["weighting"]["final"]
+    assert set(weights) == {"demo_ner", "demo_relation", "demo_sentiment"}
+    assert all(set(entry["weight"]) == set(weights) for entry in summary["train_losses"])
+    kind = changes.get("weighting", {}).get("type")
+    if kind == "uncertainty":
+        assert all(w != 0.5 for w in weights.values())  # every log-variance was trained away from 0
+        from mtl_nlp.report import write_report
+
+        assert "Loss weight per task during training" in write_report(summary["run"]["output_dir"]).read_text()
+    if kind == "static":
+        assert weights["demo_ner"] == 2.0
+    if changes.get("gradient"):
+        assert summary["gradient"]["type"] == "pcgrad" and summary["gradient"]["combine_seconds_per_step"] > 0
+        assert all(len(entry["loss"]) == 3 for entry in summary["train_losses"])  # every task in every step
+
+
+def test_gradient_cosines_are_measured_logged_and_summarised(tiny_run):
+    from mtl_nlp.trainer import train
+
+    run = validate_run(tiny_run(gradient={"cosine_every": 2}, train={"max_steps": 4, "eval_every": 4}))
+    summary = json.loads((train(run) / "metrics.json").read_text())
+    cosines = summary["gradient"]["cosines"]
+    assert [c["step"] for c in cosines] == [2, 4]
+    mean = summary["gradient"]["mean_cosine"]
+    assert set(mean) == {"demo_ner", "demo_relation", "demo_sentiment"}
+    assert all(mean[t][t] == pytest.approx(1.0, abs=1e-3) for t in mean) and -1 <= mean["demo_ner"]["demo_sentiment"] <= 1
+    from mtl_nlp.report import write_report
+
+    page = write_report(run.output_dir).read_text()
+    assert (Path(run.output_dir) / "report" / "gradient_cosine.png").is_file() and "mean of 2 measurements" in page
+
+
+def test_pcgrad_without_every_task_sampling_is_a_config_error(tiny_run):
+    from mtl_nlp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="set sampling.type: every_task"):
+        validate_run(tiny_run(gradient={"type": "pcgrad"}))

@@ -49,6 +49,14 @@ def _task_figures(dev: dict[str, dict], out: Path, run: str = "") -> list[tuple[
     return images
 
 
+def _cosine_figure(gradient: dict, out: Path, name: str, prefix: str) -> list[tuple[Path, str]]:
+    if not gradient.get("mean_cosine"):
+        return []
+    figures.cosine_heatmap(gradient["mean_cosine"], out / name)
+    return [(out / name, f"{prefix}cosine similarity of the tasks' gradients on the shared parameters "
+                         f"(mean of {len(gradient['cosines'])} measurements; negative: the tasks pull apart)")]
+
+
 def _training(metrics: dict, out: Path):
     out.mkdir(parents=True, exist_ok=True)
     run_tasks = {t["name"]: t for t in metrics.get("run", {}).get("tasks", [])}
@@ -63,7 +71,12 @@ def _training(metrics: dict, out: Path):
     if metrics.get("train_losses"):
         figures.losses(metrics["train_losses"], out / "train_losses.png")
         images.append((out / "train_losses.png", "Training loss per task"))
+        weights = [e.get("weight", {}) for e in metrics["train_losses"]]
+        if any(w != weights[0] for w in weights):  # learned or dynamic loss weights
+            figures.losses(metrics["train_losses"], out / "loss_weights.png", key="weight", label="loss weight")
+            images.append((out / "loss_weights.png", "Loss weight per task during training"))
     images += _task_figures(metrics["dev"], out)
+    images += _cosine_figure(metrics.get("gradient", {}), out, "gradient_cosine.png", "")
     intro = (f"{metrics.get('steps', '?')} steps, {metrics.get('train_seconds', 0):.0f} s of training, "
              f"{metrics.get('train_tokens_per_second', 0):.0f} training tokens/s. Figures are percentages.")
     return "Training run", intro, tables, images, metrics.get("run", {})
@@ -88,5 +101,6 @@ def _harness(results: dict, markdown: str, out: Path):
             draw_curves(first["history"], out / f"curves_{name}.png")
             images.append((out / f"curves_{name}.png", f"{name}: dev metrics during training (seed {next(iter(by_seed))})"))
             images += _task_figures(first["dev"], out, name)
+            images += _cosine_figure(first.get("gradient", {}), out, f"{name}_gradient_cosine.png", f"{name}: ")
     intro = f"Command: {results.get('command', '?')}. Seeds: {results.get('seeds')}. Figures are percentages."
     return "Benchmark", intro, tables, images, results.get("run") or results.get("variants", {})

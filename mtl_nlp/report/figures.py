@@ -24,15 +24,15 @@ def figure(path: Path, size: tuple[float, float] = (6.4, 3.6)):
         plt.close(fig)
 
 
-def losses(train_losses: list[dict], path: Path) -> None:
-    """Each task's mean training loss between log lines, against the step."""
-    tasks = sorted({task for entry in train_losses for task in entry["loss"]})
+def losses(train_losses: list[dict], path: Path, key: str = "loss", label: str = "training loss") -> None:
+    """Each task's mean training loss between log lines (or, with key="weight", its loss weight), against the step."""
+    tasks = sorted({task for entry in train_losses for task in entry.get(key, {})})
     with figure(path) as axis:
         for task in tasks:
-            points = [(e["step"], e["loss"][task]) for e in train_losses if task in e["loss"]]
+            points = [(e["step"], e[key][task]) for e in train_losses if task in e.get(key, {})]
             axis.plot(*zip(*points), label=task)
         axis.set_xlabel("training step")
-        axis.set_ylabel("training loss")
+        axis.set_ylabel(label)
         axis.legend()
 
 
@@ -83,3 +83,20 @@ def comparison(rows: dict[str, dict[str, tuple[float, float]]], tasks: list[str]
         axis.set_xticks(range(len(tasks)), tasks)
         axis.set_ylabel("dev primary metric (%)")
         axis.legend(fontsize=8, ncol=min(len(rows), 6), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+
+
+def cosine_heatmap(matrix: dict[str, dict[str, float]], path: Path, title: str = "gradient cosine on the shared encoder") -> None:
+    """Pairwise cosine of the tasks' gradients (mean over the measurements): red where tasks pull apart."""
+    names = list(matrix)
+    values = [[matrix[a][b] for b in names] for a in names]
+    side = max(3.6, 0.9 * len(names) + 2.0)
+    with figure(path, (side + 1.0, side)) as axis:
+        image = axis.imshow(values, cmap="RdBu", vmin=-1, vmax=1)
+        axis.figure.colorbar(image, ax=axis, fraction=0.046)
+        axis.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        axis.set_yticks(range(len(names)), names, fontsize=8)
+        for i, row in enumerate(values):
+            for j, value in enumerate(row):
+                axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+        axis.set_title(title, fontsize=9)
+        axis.grid(False)
