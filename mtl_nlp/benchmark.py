@@ -63,7 +63,7 @@ def _variant(run: RunConfig, *, seed: int, output_dir: Path) -> RunConfig:
 
 def _comparable(run: RunConfig) -> dict:
     data = dataclasses.asdict(run)
-    for key in ("output_dir", "path"):
+    for key in ("output_dir", "path", "resume_from"):
         data.pop(key)
     for task in data["tasks"]:
         task.pop("source")

@@ -246,11 +246,16 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(body) -> int:
     """Run a command body with logging set up; config and data errors print as one paragraph and exit 2."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
+    from mtl_nlp.checkpoints import TrainingStopped
+
     try:
         return body()
     except (ConfigError, DataFormatError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TrainingStopped as stopped:
+        print(stopped, file=sys.stderr)
+        return 0
 
 
 if __name__ == "__main__":

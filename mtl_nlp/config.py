@@ -283,6 +283,8 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 13
     max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
+    checkpoint_every: int = 0  # steps between checkpoints in output_dir/checkpoints (0: only when stopped early)
+    keep_checkpoints: int = 2
 
     def __post_init__(self) -> None:
         if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
@@ -302,6 +304,10 @@ class TrainConfig:
             out.append(("warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio!r}"))
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             out.append(("mixed_precision", f"allowed: no, fp16, bf16; got {self.mixed_precision!r}"))
+        if not isinstance(self.checkpoint_every, int) or isinstance(self.checkpoint_every, bool) or self.checkpoint_every < 0:
+            out.append(("checkpoint_every", f"must be a whole number of steps >= 0 (0: only when stopped), got {self.checkpoint_every!r}"))
+        if not _positive_int(self.keep_checkpoints):
+            out.append(("keep_checkpoints", f"must be a whole number >= 1, got {self.keep_checkpoints!r}"))
         if self.max_train_examples is not None and not _positive_int(self.max_train_examples):
             out.append(("max_train_examples", f"must be a whole number >= 1 (or null for all), got {self.max_train_examples!r}"))
         return out
@@ -322,6 +328,7 @@ class RunConfig:
     gradient: GradientConfig = field(default_factory=GradientConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    resume_from: str | None = None  # "latest" (output_dir/checkpoints) or a checkpoint folder
     path: str = "<run>"
 
     def task(self, name: str) -> TaskConfig:
@@ -492,7 +499,7 @@ def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, li
     task_overrides = data.pop("task", None) or {}
     problems += _unknown_keys({k: v for k, v in data.items() if k not in sections}, RunConfig, spath, lines)
     tasks = _load_tasks(data.get("tasks"), path, lines, problems, task_overrides)
-    scalars = {k: str(data[k]) for k in ("encoder", "data_dir", "output_dir") if data.get(k) is not None}
+    scalars = {k: str(data[k]) for k in ("encoder", "data_dir", "output_dir", "resume_from") if data.get(k) is not None}
     data_dirs = data.get("data_dirs") or {}
     if not isinstance(data_dirs, dict):
         problems.append(Problem(spath, lines.get("data_dirs"), "data_dirs", f"must map task names to folders, got {data_dirs!r}"))

@@ -58,6 +58,15 @@ class TaskGradients:
     def active(self) -> bool:
         return self.kind == "pcgrad"
 
+    def state_dict(self) -> dict:
+        """Between optimiser steps nothing is held but the projection order's random state and the count."""
+        return {"rng": self.rng.getstate(), "conflicts": self.conflicts}
+
+    def load_state_dict(self, state: dict) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.conflicts = state["conflicts"]
+
     def collect(self, task: str) -> None:
         """Move the parameters' current gradients into ``task``'s share (adding to what it already holds)."""
         held = self.grads.setdefault(task, [None] * len(self.params))

@@ -6,10 +6,12 @@ sequence and runs the same head in the same step; its state is plain data, so a 
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from accelerate.data_loader import DataLoaderDispatcher, DataLoaderShard
 from torch.utils.data import DataLoader
 
@@ -128,20 +130,61 @@ class TaskSampler:
         self._rng.setstate((version, tuple(internal), gauss))
 
 
-def interleave(loaders: dict[str, DataLoader], sampler: TaskSampler, steps: int) -> Iterator[tuple[str, dict]]:
-    """``steps`` (task, batch) pairs, one task per batch; a task's loader restarts (reshuffled) when it runs out."""
-    iterators: dict[str, Iterator] = {}
-    epochs = dict.fromkeys(loaders, 0)
-    for _ in range(steps):
-        task = next(sampler)
+class Interleaver:
+    """Endless (task, batch) pairs, one task per batch as the sampler draws; a task's loader restarts (reshuffled)
+    when it runs out. Its state (each task's epoch, batches taken this epoch, and its loader's shuffling generator
+    at the start of the epoch) lets a resumed run take exactly the batches the interrupted one would have."""
+
+    def __init__(self, loaders: dict[str, DataLoader], sampler: TaskSampler) -> None:
+        self.loaders, self.sampler = loaders, sampler
+        self.epochs = dict.fromkeys(loaders, 0)
+        self.taken = dict.fromkeys(loaders, 0)
+        self.generator_states: dict[str, torch.Tensor] = {}
+        self._iterators: dict[str, Iterator] = {}
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return self
+
+    def __next__(self) -> tuple[str, Any]:
+        task = next(self.sampler)
+        if task not in self._iterators:
+            self._start(task)
         try:
-            batch = next(iterators[task]) if task in iterators else None
+            batch = next(self._iterators[task])
         except StopIteration:
-            batch, epochs[task] = None, epochs[task] + 1
-        if batch is None:
-            loader = loaders[task]
-            if isinstance(loader, (DataLoaderShard, DataLoaderDispatcher)):  # prepared: reshuffle by epoch
-                loader.set_epoch(epochs[task])
-            iterators[task] = iter(loader)
-            batch = next(iterators[task])
-        yield task, batch
+            self.epochs[task] += 1
+            self._start(task)
+            batch = next(self._iterators[task])
+        self.taken[task] += 1
+        return task, batch
+
+    def _start(self, task: str, skip: int = 0) -> None:
+        loader = self.loaders[task]
+        generator = getattr(loader, "generator", None)
+        if skip == 0:
+            self.taken[task] = 0
+            if generator is not None:
+                self.generator_states[task] = generator.get_state()
+        if isinstance(loader, (DataLoaderShard, DataLoaderDispatcher)):  # prepared: reshuffle by epoch
+            loader.set_epoch(self.epochs[task])
+        self._iterators[task] = iter(loader)
+        for _ in range(skip):
+            next(self._iterators[task])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": dict(self.epochs), "taken": dict(self.taken),
+                "generator_states": {t: s.clone() for t, s in self.generator_states.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Rebuild each started task's iterator where it was: same epoch, same shuffle, the taken batches skipped."""
+        self.epochs, self.taken = dict(state["epochs"]), dict(state["taken"])
+        self.generator_states = dict(state["generator_states"])
+        self._iterators = {}
+        for task, generator_state in self.generator_states.items():
+            getattr(self.loaders[task], "generator").set_state(generator_state)
+            self._start(task, skip=self.taken[task])
+
+
+def interleave(loaders: dict[str, DataLoader], sampler: TaskSampler, steps: int) -> Iterator[tuple[str, dict]]:
+    """``steps`` (task, batch) pairs from an :class:`Interleaver`."""
+    return itertools.islice(Interleaver(loaders, sampler), steps)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from mtl_nlp.checkpoints import StopRequests, TrainingStopped, inject_fault, save_checkpoint
+from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
 from mtl_nlp.data import load_split, make_loader, tokenize
 from mtl_nlp.encoders import add_special_tokens, load_encoder
@@ -25,7 +29,7 @@ from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
-from mtl_nlp.sampling import TaskSampler, draws_per_step, interleave, sampler_for
+from mtl_nlp.sampling import Interleaver, TaskSampler, draws_per_step, sampler_for
 from mtl_nlp.tasks import Task, build_task
 from mtl_nlp.text import example_texts
 from mtl_nlp.weighting import build_weighting
@@ -97,13 +101,22 @@ def make_optimizer(
 
 
 def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator, output_dir: Path) -> None:
-    """Write the self-describing model folder (config with tasks and labels, safetensors, tokenizer)."""
+    """Write the self-describing model folder (config with tasks and labels, safetensors, tokenizer). Files are
+    written beside it first and each moved in with one rename, so a kill mid-save never leaves a torn weights file."""
     accelerator.wait_for_everyone()
+    staging = output_dir / ".saving"
     accelerator.unwrap_model(model).save_pretrained(
-        output_dir, is_main_process=accelerator.is_main_process, save_function=accelerator.save
+        staging, is_main_process=accelerator.is_main_process, save_function=accelerator.save
     )
     if accelerator.is_main_process:
-        tokenizer.save_pretrained(output_dir)
+        tokenizer.save_pretrained(staging)
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                target = output_dir / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(target)
+        shutil.rmtree(staging, ignore_errors=True)
+    accelerator.wait_for_everyone()
 
 
 class LossMeter:
@@ -121,6 +134,13 @@ class LossMeter:
         means = {f"train/loss/{t}": (s / self.counts[t]).item() for t, s in self.sums.items()}
         self.sums, self.counts = {}, defaultdict(int)
         return means
+
+    def state_dict(self) -> dict:
+        return {"sums": {t: s.item() for t, s in self.sums.items()}, "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums = {t: torch.tensor(v, dtype=torch.float32) for t, v in state["sums"].items()}
+        self.counts = defaultdict(int, state["counts"])
 
 
 def train(run: RunConfig) -> Path:
@@ -198,76 +218,86 @@ def fit(
     tasks: dict[str, Task],
     data: dict[str, TaskData],
 ) -> Path:
-    """The loop itself, on an already built model (updated in place): train, evaluate, keep the best, report."""
+    """The loop itself, on an already built model (updated in place): train, evaluate, keep the best, checkpoint,
+    report. With ``run.resume_from`` it first restores a checkpoint and continues exactly where it was taken."""
     t, output_dir = run.train, Path(run.output_dir)
     weighting = build_weighting(run.weighting, list(tasks)).to(accelerator.device)
     model, optimizer, scheduler, train_loaders, dev_loaders = _prepare(run, accelerator, model, tokenizer, tasks, data, weighting)
     references = {name: data[name].dev_references for name in dev_loaders}
     accelerator.init_trackers("mtl_nlp", config=_flat_hparams(run))
     sampler, meter, log = _sampler(run, data), LossMeter(), TrainingLog()
+    batches = Interleaver(train_loaders, sampler)
     gradients = TaskGradients(model, run.gradient.type, seed=t.seed)
     probes = _probe_batches(run, tasks, data, tokenizer, accelerator) if run.gradient.cosine_every else {}
+    for part in (sampler, batches, weighting, gradients, meter, log):
+        accelerator.register_for_checkpointing(part)
+    root = output_dir / "checkpoints"
+    _resume(run, accelerator, root)
     sharing_report = accelerator.unwrap_model(model).sharing_report
-    best = {"score": float("-inf"), "step": 0, "metrics": {}}
-    progress = tqdm(total=t.max_steps, disable=not accelerator.is_local_main_process, desc="training")
-    step, tokens, eval_seconds, started = 0, torch.zeros((), dtype=torch.long, device=accelerator.device), 0.0, time.perf_counter()
-    peak = PeakMemory().start()
     if accelerator.gradient_accumulation_steps != t.gradient_accumulation_steps * sampler.per_step:
         raise ValueError(f"the Accelerator accumulates {accelerator.gradient_accumulation_steps} batches per step; this run "
                          f"needs {t.gradient_accumulation_steps * sampler.per_step} (see draws_per_step)")
+    progress = tqdm(total=t.max_steps, initial=log.step, disable=not accelerator.is_local_main_process, desc="training")
+    tokens, log.mark = torch.zeros((), dtype=torch.long, device=accelerator.device), time.perf_counter()
+    peak = PeakMemory().start()
     model.train()
-    for task, batch in interleave(train_loaders, sampler, t.max_steps * t.gradient_accumulation_steps * sampler.per_step):
-        with accelerator.accumulate(model):
-            labels = batch.pop("labels")
-            out = model(task=task, **batch)
-            task_loss = tasks[task].loss(out.logits, labels)
-            # The task's weight, then the sharing strategy's regulariser (soft sharing's distance, the gates' term).
-            loss = weighting(task, task_loss) + (0 if out.penalty is None else out.penalty)
-            accelerator.backward(loss)
-            if gradients.active:
-                gradients.collect(task)
-            if accelerator.sync_gradients:
-                _combine(gradients, weighting, accelerator, log)
-                accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-        meter.add(task, task_loss)
-        tokens += batch["attention_mask"].sum()  # on the device: read once at the end, no wait per step
-        if not accelerator.sync_gradients:
-            continue
-        step += 1
-        weighting.end_step()
-        progress.update(1)
-        if step % t.log_every == 0:
-            logged = {**meter.pop(), **{f"train/weight/{k}": v for k, v in weighting.weights().items()}}
-            log.add_losses(step, logged)
-            accelerator.log({**logged, **sharing_report(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
-        if run.gradient.cosine_every and step % run.gradient.cosine_every == 0:
-            log.add_cosines(step, probe_cosines(model, _probe_losses(model, tasks, probes)), accelerator)
-        if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
-            eval_started = time.perf_counter()
-            results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
-            _log_eval(accelerator, results, step, log.history)
-            if mean_primary(results) > best["score"]:
-                best = {"score": mean_primary(results), "step": step, "metrics": results}
-                save_model(model, tokenizer, accelerator, output_dir)
-            eval_seconds += time.perf_counter() - eval_started
+    remaining = (t.max_steps - log.step) * t.gradient_accumulation_steps * sampler.per_step
+    with StopRequests() as stop:
+        for task, batch in itertools.islice(batches, remaining):
+            with accelerator.accumulate(model):
+                labels = batch.pop("labels")
+                out = model(task=task, **batch)
+                task_loss = tasks[task].loss(out.logits, labels)
+                # The task's weight, then the sharing strategy's regulariser (soft sharing's distance, the gates' term).
+                loss = weighting(task, task_loss) + (0 if out.penalty is None else out.penalty)
+                accelerator.backward(loss)
+                if gradients.active:
+                    gradients.collect(task)
+                if accelerator.sync_gradients:
+                    _combine(gradients, weighting, accelerator, log)
+                    accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            meter.add(task, task_loss)
+            tokens += batch["attention_mask"].sum()  # on the device: read once at the end, no wait per step
+            if not accelerator.sync_gradients:
+                continue
+            log.step += 1
+            step = log.step
+            weighting.end_step()
+            progress.update(1)
+            if step % t.log_every == 0:
+                logged = {**meter.pop(), **{f"train/weight/{k}": v for k, v in weighting.weights().items()}}
+                log.add_losses(step, logged)
+                accelerator.log({**logged, **sharing_report(), "train/lr": scheduler.get_last_lr()[0]}, step=step)
+            if run.gradient.cosine_every and step % run.gradient.cosine_every == 0:
+                log.add_cosines(step, probe_cosines(model, _probe_losses(model, tasks, probes)), accelerator)
+            if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
+                _evaluate(model, tokenizer, tasks, dev_loaders, references, accelerator, log, output_dir)
+            inject_fault("step", step)
+            if stop.requested or (t.checkpoint_every and (step % t.checkpoint_every == 0 or step == t.max_steps)):
+                log.tick(tokens)
+                save_checkpoint(accelerator, root, step, t.keep_checkpoints)
+            if stop.requested:
+                accelerator.end_training()
+                raise TrainingStopped(f"stopped by {stop.requested} at step {step} of {t.max_steps}; the checkpoint is in "
+                                      f"{root / f'step-{step}'}. Resume with: mtl-nlp train {run.path} resume_from=latest")
     progress.close()
     peak.stop()
     if not dev_loaders:
         save_model(model, tokenizer, accelerator, output_dir)
-    train_seconds = time.perf_counter() - started - eval_seconds
+    log.tick(tokens)
     summary = {
-        "best_step": best["step"],
-        "best_mean_primary": best["score"] if dev_loaders else None,
-        "dev": best["metrics"],
+        "best_step": log.best["step"],
+        "best_mean_primary": log.best["score"] if dev_loaders else None,
+        "dev": log.best["metrics"],
         "final_dev": log.history[-1]["dev"] if log.history else {},
-        **log.summary(weighting, gradients, step),
-        "train_seconds": train_seconds,
-        "eval_seconds": eval_seconds,
-        "train_tokens_per_second": int(tokens) * accelerator.num_processes / train_seconds,
-        "steps": step,
+        **log.summary(weighting, gradients, log.step),
+        "train_seconds": log.train_seconds,
+        "eval_seconds": log.eval_seconds,
+        "train_tokens_per_second": log.tokens * accelerator.num_processes / max(log.train_seconds, 1e-9),
+        "steps": log.step,
         "peak_memory_bytes": peak.bytes,
         "sharing": sharing_report(),
         "run": _plain_run(run),
@@ -279,6 +309,30 @@ def fit(
         write_model_card(output_dir)
     accelerator.end_training()
     return output_dir
+
+
+def _resume(run: RunConfig, accelerator: Accelerator, root: Path) -> None:
+    """Restore the checkpoint ``run.resume_from`` names (model, optimiser, scheduler, RNG and the registered parts)."""
+    if not run.resume_from:
+        return
+    path = resolve_checkpoint(run.resume_from, root)
+    if path is None:
+        logger.warning(f"resume_from: latest, but {root} holds no checkpoint yet: starting from the first step")
+        return
+    accelerator.load_state(str(path))
+    logger.info(f"resumed from {path}")
+
+
+def _evaluate(model, tokenizer, tasks, dev_loaders, references, accelerator: Accelerator, log: TrainingLog, output_dir: Path) -> None:
+    """Score every dev split, record it, and save the model when the mean primary metric is the best so far."""
+    started = time.perf_counter()
+    results = evaluate_tasks(model, tasks, dev_loaders, references, accelerator)
+    inject_fault("eval", log.step)
+    _log_eval(accelerator, results, log.step, log.history)
+    if mean_primary(results) > log.best["score"]:
+        log.best = {"score": mean_primary(results), "step": log.step, "metrics": results}
+        save_model(model, tokenizer, accelerator, output_dir)
+    log.eval_seconds_now += time.perf_counter() - started
 
 
 def _probe_batches(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer, accelerator: Accelerator) -> dict:
@@ -320,12 +374,36 @@ def _combine(gradients: TaskGradients, weighting: nn.Module, accelerator: Accele
 
 @dataclass
 class TrainingLog:
-    """What the loop records besides scores: dev history, training losses and weights, gradient cosines."""
+    """The loop's counters and records (step, best checkpoint, dev history, training losses and weights, gradient
+    cosines, times); a checkpoint holds it, so a resumed run writes the metrics.json an uninterrupted one would."""
 
+    step: int = 0
+    best: dict = field(default_factory=lambda: {"score": float("-inf"), "step": 0, "metrics": {}})
     history: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     cosines: list = field(default_factory=list)
     combine_seconds: float = 0.0
+    train_seconds: float = 0.0  # totals up to the last tick (a checkpoint or the end), over every resumed part
+    eval_seconds: float = 0.0
+    tokens: int = 0
+    eval_seconds_now: float = 0.0  # since the last tick
+    mark: float = field(default_factory=time.perf_counter)
+
+    def tick(self, tokens: torch.Tensor) -> None:
+        """Move the time and the non-padding tokens counted on the device since the last tick into the totals."""
+        now = time.perf_counter()
+        self.train_seconds += now - self.mark - self.eval_seconds_now
+        self.eval_seconds += self.eval_seconds_now
+        self.tokens += int(tokens)
+        tokens.zero_()
+        self.mark, self.eval_seconds_now = now, 0.0
+
+    def state_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("eval_seconds_now", "mark")}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
 
     def add_losses(self, step: int, logged: dict[str, float]) -> None:
         entry = {"step": step, "loss": {}, "weight": {}}

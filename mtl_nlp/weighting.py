@@ -91,12 +91,13 @@ class DynamicWeightAverage(nn.Module):
         return dict(self.current)
 
     def get_extra_state(self) -> dict:
-        return {"history": self.history, "current": self.current, "steps": self._steps,
-                "sums": dict(self._sums), "counts": dict(self._counts)}
+        return {"history": self.history, "current": self.current, "steps": self._steps, "sums": dict(self._sums),
+                "counts": dict(self._counts), "pending": [(t, float(loss)) for t, loss in self._pending]}
 
     def set_extra_state(self, state: dict) -> None:
         self.history, self.current, self._steps = state["history"], state["current"], state["steps"]
         self._sums, self._counts = defaultdict(float, state["sums"]), defaultdict(int, state["counts"])
+        self._pending = [(t, torch.tensor(v)) for t, v in state["pending"]]
 
 
 def dwa_weights(history: list[dict[str, float]], temperature: float) -> dict[str, float]:

@@ -10,6 +10,7 @@ from mtl_nlp.sampling import (
     TaskSampler,
     annealed_proportions,
     draws_per_step,
+    Interleaver,
     interleave,
     sampler_for,
     schedule_for,
@@ -113,3 +114,20 @@ def test_every_task_draws_each_task_once_per_optimiser_step():
     sampler = sampler_for(SamplingConfig(type="every_task"), SIZES, seed=0, total_steps=3)
     assert sampler.per_step == draws_per_step(SamplingConfig(type="every_task"), 3) == 3
     assert [next(sampler) for _ in range(6)] == ["a", "b", "c", "a", "b", "c"] and sampler.step == 2
+
+
+def test_a_resumed_interleaver_takes_exactly_the_batches_the_first_would_have():
+    def loaders():
+        g = {name: torch.Generator().manual_seed(i) for i, name in enumerate("ab")}
+        return {"a": DataLoader(torch.arange(7), batch_size=2, shuffle=True, generator=g["a"]),
+                "b": DataLoader(torch.arange(10, 15), batch_size=2, shuffle=True, generator=g["b"])}
+
+    first = Interleaver(loaders(), TaskSampler({"a": 0.5, "b": 0.5}, seed=4))
+    [next(first) for _ in range(9)]  # past the end of an epoch of each task
+    state = json.loads(json.dumps({"sampler": first.sampler.state_dict()}))
+    interleaver_state = first.state_dict()
+    expected = [(t, b.tolist()) for t, b in (next(first) for _ in range(12))]
+    resumed = Interleaver(loaders(), TaskSampler({"a": 0.5, "b": 0.5}, seed=0))
+    resumed.sampler.load_state_dict(state["sampler"])
+    resumed.load_state_dict(interleaver_state)
+    assert [(t, b.tolist()) for t, b in (next(resumed) for _ in range(12))] == expected
