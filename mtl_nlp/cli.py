@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from mtl_nlp.errors import ConfigError, DataFormatError
 
 def _overrides(args: argparse.Namespace) -> list[str]:
     return [*args.overrides, *([f"data_dir={args.data_dir}"] if args.data_dir else [])]
+
+
+def _main_process() -> bool:
+    """Under accelerate launch or torchrun (RANK set), only rank 0 reports; the process group may be gone by then."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -30,9 +36,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     run = validate_run(args.run, _overrides(args))
     output_dir = train(run)
-    summary = json.loads((output_dir / "metrics.json").read_text())
-    print(f"best dev step {summary['best_step']} (model saved in {output_dir}):")
-    _print_scores(summary["dev"])
+    if _main_process():
+        summary = json.loads((output_dir / "metrics.json").read_text())
+        print(f"best dev step {summary['best_step']} (model saved in {output_dir}):")
+        _print_scores(summary["dev"])
     return 0
 
 
@@ -43,9 +50,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks, predictions_dir=args.predictions,
         decoding=args.decoding,
     )
-    _print_scores(results)
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    if _main_process():
+        _print_scores(results)
+        if args.output:
+            Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
