@@ -8,6 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mtl_nlp import metrics
+from mtl_nlp.launch import cpu_processes
 from mtl_nlp.tasks import Task
 
 
@@ -75,7 +76,7 @@ def evaluate_model(
     from mtl_nlp.modeling import MultiTaskConfig, MultiTaskModel
     from mtl_nlp.tasks import build_task
 
-    accelerator = Accelerator()
+    accelerator = Accelerator(cpu=cpu_processes())
     config = MultiTaskConfig.from_pretrained(model_dir)
     if decoding:
         config.tasks = [{**spec, "decoding": decoding} for spec in config.tasks]

@@ -6,8 +6,8 @@ is left as it is. Nothing here knows the sharing strategy.
 
 PCGrad (Yu et al. 2020): each task's gradient g_i is projected, in random order of the others, onto the normal plane
 of every g_j it conflicts with (g_i·g_j < 0): g_i ← g_i − (g_i·g_j / ‖g_j‖²) g_j; the step uses the sum. It needs
-every task's gradient in the same optimiser step (``sampling.type: every_task``). Under several processes each one
-projects its own gradients before they are averaged; the test suite checks PCGrad on one process.
+every task's gradient in the same optimiser step (``sampling.type: every_task``). It runs on one process: DDP
+averages gradients in the step's last backward pass only, after the other tasks' were collected locally.
 """
 
 from __future__ import annotations

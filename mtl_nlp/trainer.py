@@ -22,10 +22,12 @@ from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmu
 from mtl_nlp.checkpoints import StopRequests, TrainingStopped, inject_fault, save_checkpoint
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.data import load_split, make_loader, tokenize
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
 from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
+from mtl_nlp.launch import cpu_processes
 from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
@@ -147,6 +149,7 @@ def train(run: RunConfig) -> Path:
     """Fine-tune one shared encoder on every task of ``run``; the best checkpoint and metrics.json land in output_dir."""
     output_dir = Path(run.output_dir)
     accelerator = Accelerator(
+        cpu=cpu_processes(),
         mixed_precision=run.train.mixed_precision,
         # every_task sampling accumulates one batch of each task into every optimiser step.
         gradient_accumulation_steps=run.train.gradient_accumulation_steps * draws_per_step(run.sampling, len(run.tasks)),
@@ -228,6 +231,10 @@ def fit(
     sampler, meter, log = _sampler(run, data), LossMeter(), TrainingLog()
     batches = Interleaver(train_loaders, sampler)
     gradients = TaskGradients(model, run.gradient.type, seed=t.seed)
+    if gradients.active and accelerator.num_processes > 1:
+        # DDP averages only the gradient of the step's last backward pass; the others were collected locally.
+        raise ConfigError("gradient.type: pcgrad runs on one process: DDP would average only the last task's gradient "
+                          "of each step. Train with one process, or use gradient.type: sum")
     probes = _probe_batches(run, tasks, data, tokenizer, accelerator) if run.gradient.cosine_every else {}
     for part in (sampler, batches, weighting, gradients, meter, log):
         accelerator.register_for_checkpointing(part)
@@ -298,6 +305,7 @@ def fit(
         "eval_seconds": log.eval_seconds,
         "train_tokens_per_second": log.tokens * accelerator.num_processes / max(log.train_seconds, 1e-9),
         "steps": log.step,
+        "processes": accelerator.num_processes,
         "peak_memory_bytes": peak.bytes,
         "sharing": sharing_report(),
         "run": _plain_run(run),

@@ -31,6 +31,7 @@ def test_two_processes_train_and_evaluate_like_one(tmp_path, tiny_encoder_dir):
     assert trained.returncode == 0, trained.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert summary["steps"] == 6 and set(summary["dev"]) == {"demo_ner", "demo_relation", "demo_sentiment"}
+    assert summary["processes"] == 2  # one gloo group, not two processes each training alone
     assert trained.stdout.count("best dev step") == 1  # one process reports
 
     two = _torchrun(str(SCRIPTS / "evaluate_model.py"), str(tmp_path / "out"), "--data-dir", str(data), "--output", str(tmp_path / "two.json"))
@@ -42,3 +43,16 @@ def test_two_processes_train_and_evaluate_like_one(tmp_path, tiny_encoder_dir):
     assert json.loads((tmp_path / "two.json").read_text()) == json.loads((tmp_path / "one.json").read_text())
     confusion = json.loads((tmp_path / "two.json").read_text())["demo_sentiment"]["confusion"]
     assert sum(map(sum, confusion["counts"])) == 17  # no example duplicated or dropped at the uneven end
+
+
+def test_pcgrad_under_two_processes_stops_with_a_clear_error(tmp_path, tiny_encoder_dir):
+    from mtl_nlp.demo_data import write_demo_data
+
+    data = write_demo_data(tmp_path / "data", seed=1, train_size=16, dev_size=8)
+    run = write_yaml(tmp_path / "run.yaml", {
+        "encoder": str(tiny_encoder_dir), "tasks": [str(REPO / "task_configs" / "demo_sentiment.yaml")],
+        "data_dir": str(data), "output_dir": str(tmp_path / "out"), "sampling": {"type": "every_task"},
+        "gradient": {"type": "pcgrad"}, "train": {"max_steps": 2, "batch_size": 4},
+    })
+    done = _torchrun(str(SCRIPTS / "train.py"), str(run))
+    assert done.returncode != 0 and "error: gradient.type: pcgrad runs on one process" in done.stderr
