@@ -31,7 +31,7 @@ setup(
     extras_require={
         "app": ["gradio>=5.0"],  # mtl-nlp serve, and Spaces pushed with --with-app
         # Browser tests drive Debian's chromium (apt-get install chromium) through Playwright; no browser download.
-        "dev": ["pytest>=8", "ruff>=0.6", "gradio>=5.0", "playwright>=1.45"],
+        "dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100", "gradio>=5.0", "playwright>=1.45"],
     },
     entry_points={"console_scripts": ["mtl-nlp=mtl_nlp.cli:main"]},
 )

@@ -96,8 +96,8 @@ def run_or_reuse(job: RunConfig) -> dict:
     metrics_file = Path(job.output_dir) / "metrics.json"
     if metrics_file.is_file():
         summary = json.loads(metrics_file.read_text())
-        recorded = {k: v for k, v in with_new_defaults(summary["run"]).items() if k not in ("output_dir", "path")}
-        if recorded == _comparable(job):
+        recorded = {k: v for k, v in with_new_defaults(summary["run"]).items() if k not in ("output_dir", "path", "resume_from")}
+        if recorded == json.loads(json.dumps(_comparable(job))):  # as JSON keeps it (milestone steps become strings)
             logger.info(f"reusing the finished run in {job.output_dir}")
             return summary
         raise ConfigError(f"{metrics_file} holds a run with another config; remove that folder or choose another --out")

@@ -8,10 +8,12 @@ weighting, the gradient combiner, the loop's counters and records). It is writte
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -40,7 +42,8 @@ def save_checkpoint(accelerator: Accelerator, root: Path, step: int, keep: int) 
     if accelerator.is_main_process:
         shutil.rmtree(temporary, ignore_errors=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(temporary), safe_serialization=True)
+    with disk_full_is_an_error(temporary, root):
+        accelerator.save_state(str(temporary), safe_serialization=True)
     inject_fault("save", step)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -52,6 +55,21 @@ def save_checkpoint(accelerator: Accelerator, root: Path, step: int, keep: int) 
             shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
+
+
+@contextmanager
+def disk_full_is_an_error(target: Path, root: Path):
+    """A full disk while saving becomes one ConfigError saying what was kept; the partial files are removed."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        shutil.rmtree(target, ignore_errors=True)
+        kept = checkpoints(root)
+        raise ConfigError(f"no space left on the device while saving {target}; free some space or set output_dir on "
+                          f"another disk. {'The last complete checkpoint is ' + str(kept[-1]) if kept else 'No checkpoint was completed'}"
+                          "; earlier files were left as they were.", path=str(target)) from None
 
 
 def resolve(resume_from: str, root: Path) -> Path | None:

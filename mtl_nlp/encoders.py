@@ -63,3 +63,29 @@ def add_special_tokens(tokenizer: PreTrainedTokenizerBase, encoder: PreTrainedMo
     if added:
         encoder.resize_token_embeddings(len(tokenizer))
     return added
+
+
+def load_tokenizer(path: str) -> PreTrainedTokenizerBase:
+    """A saved model's tokenizer, or one ConfigError naming the folder."""
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: its tokenizer could not be loaded ({str(err).splitlines()[0]}); a model folder "
+                          "holds the tokenizer files training wrote (tokenizer.json, tokenizer_config.json)", path=path) from None
+
+
+def check_compatible(encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: list) -> None:
+    """Catch before training what would fail deep inside the encoder: a tokenizer from another model (ids past the
+    embedding table) and a task max_length beyond the encoder's position embeddings."""
+    rows = encoder.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ConfigError(f"the tokenizer has {len(tokenizer)} tokens but the encoder embeds only {rows}: they come from "
+                          "different models. Give one model folder holding both (config, weights and tokenizer).")
+    limit = getattr(encoder.config, "max_position_embeddings", None)
+    if limit and getattr(encoder.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+        limit -= 2  # these offset positions by the padding index
+    for task in tasks:
+        if limit and task.max_length > limit:
+            path, line = task.where("max_length")
+            raise ConfigError(f"{path}:{line} max_length: {task.max_length} is more than the encoder's {limit} positions; "
+                              f"set max_length: {limit} or less", path=path, line=line)

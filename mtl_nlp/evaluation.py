@@ -70,18 +70,17 @@ def evaluate_model(
     """
     from pathlib import Path
 
-    from transformers import AutoTokenizer
-
     from mtl_nlp.data import load_split, make_loader, tokenize
-    from mtl_nlp.modeling import MultiTaskConfig, MultiTaskModel
+    from mtl_nlp.encoders import load_tokenizer
+    from mtl_nlp.modeling import MultiTaskModel, load_config
     from mtl_nlp.tasks import build_task
 
     accelerator = Accelerator(cpu=cpu_processes())
-    config = MultiTaskConfig.from_pretrained(model_dir)
+    config = load_config(model_dir)
     if decoding:
         config.tasks = [{**spec, "decoding": decoding} for spec in config.tasks]
     model = accelerator.prepare(MultiTaskModel.from_pretrained(model_dir, config=config)).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     results = {}
     for config in accelerator.unwrap_model(model).config.task_configs():
         if tasks and config.name not in tasks:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from transformers.utils import ModelOutput
 
 from mtl_nlp.config import SharingConfig, TaskConfig
 from mtl_nlp.encoders import encoder_kwargs
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.sharing import build_sharing
 from mtl_nlp.tasks import build_task
 
@@ -92,7 +94,20 @@ class MultiTaskModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs) -> MultiTaskModel:
-        model = super().from_pretrained(*args, **kwargs)
+        """transformers' loading, with damaged or missing files reported as one ConfigError naming the folder."""
+        from safetensors import SafetensorError
+
+        where = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+        if Path(str(where)).is_dir() and not (Path(str(where)) / "config.json").is_file():
+            raise ConfigError(f"{where}: not a model folder (no config.json); give the output_dir of a training run "
+                              "or a Hub id", path=str(where))
+        try:
+            model = super().from_pretrained(*args, **kwargs)
+        except (OSError, SafetensorError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"{where}: the model could not be loaded ({first}). A model folder holds config.json, "
+                              "model.safetensors and the tokenizer as training wrote them; a truncated or damaged "
+                              "weights file must be copied again (or the model retrained).", path=str(where)) from None
         # Loading puts new, trainable Parameter objects in place: the strategy freezes its fixed part again.
         model.sharing.freeze(model.encoder)
         return model
@@ -144,6 +159,15 @@ class MultiTaskModel(PreTrainedModel):
         super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
         if is_main_process:
             self.sharing.save_adapters(self.encoder, str(save_directory))
+
+
+def load_config(model_dir: str) -> MultiTaskConfig:
+    """A saved model's config, or one ConfigError naming the folder."""
+    try:
+        return MultiTaskConfig.from_pretrained(model_dir)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{model_dir}: not a model folder or its config.json is damaged ({str(err).splitlines()[0]}); "
+                          "give the output_dir of a training run or a Hub id", path=str(model_dir)) from None
 
 
 AutoConfig.register("mtl_nlp", MultiTaskConfig)

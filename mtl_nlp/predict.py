@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from mtl_nlp.encoders import load_tokenizer
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.tasks import build_task
 from mtl_nlp.text import strip_markup, words_with_offsets
@@ -24,12 +25,10 @@ class Predictor:
 
     def __init__(self, model: str, tasks: list[str] | None = None, *, device: str | None = None,
                  dtype: str | torch.dtype | None = None, batch_size: int = 32) -> None:
-        from transformers import AutoTokenizer
-
         dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
         self.model = MultiTaskModel.from_pretrained(model, **({"dtype": dtype} if dtype else {})).eval()
         self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self.tokenizer = load_tokenizer(model)
         configs = [c for c in self.model.config.task_configs() if tasks is None or c.name in tasks]
         self.tasks = {c.name: build_task(c) for c in configs}
         self.batch_size = batch_size

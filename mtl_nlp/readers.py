@@ -7,6 +7,7 @@ or pads a short line, we find the offending line so the error reads ``file:line:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,11 +89,17 @@ def read_jsonl(path: str, columns: dict) -> datasets.Dataset:
 
 def read_csv(path: str, columns: dict) -> datasets.Dataset:
     """Comma-separated values with a header row."""
+    import csv
+
+    check_fields(path, ",", csv.QUOTE_MINIMAL)
     return _rename(_load("csv", path), path, columns)
 
 
 def read_tsv(path: str, columns: dict) -> datasets.Dataset:
-    """Tab-separated values with a header row (GLUE style)."""
+    """Tab-separated values with a header row (GLUE style, no quoting)."""
+    import csv
+
+    check_fields(path, "\t", csv.QUOTE_NONE)
     return _rename(_load("csv", path, sep="\t", quoting=3), path, columns)
 
 
@@ -136,9 +143,7 @@ def read_spert(path: str, columns: dict) -> datasets.Dataset:
     """SpERT JSON (CoNLL04, SciERC, ...): one array of ``{tokens, entities: [{type, start, end}], relations:
     [{type, head, tail}]}``, ``end`` exclusive, ``head``/``tail`` indexing the sentence's entity list."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFormatError("no such file. Check the task's 'files' and --data-dir.", path=path) from None
+        data = json.loads(check_text(path))
     except json.JSONDecodeError as err:
         raise DataFormatError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
     if not isinstance(data, list):
@@ -147,10 +152,41 @@ def read_spert(path: str, columns: dict) -> datasets.Dataset:
     return _from_rows(rows, path, columns)
 
 
-def _lines(path: str, skip_comments: bool = False):
-    """(line number, text) of the non-blank lines, line ends (LF or CRLF) removed."""
+def check_text(path: str) -> str:
+    """The file's text, after the checks every text format shares: it exists, is not empty, and is UTF-8 (a byte
+    that is not is reported with its line and column). A UTF-8 byte-order mark is dropped."""
     if not Path(path).is_file():
         raise DataFormatError("no such file. Check the task's 'files' and the run's data_dir (--data-dir).", path=path)
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DataFormatError(f"byte 0x{data[err.start]:02x} at column {column} is not UTF-8; re-save the file as UTF-8 "
+                              "(e.g. iconv -f latin1 -t utf-8)", path=path, line=line) from None
+    if not text.strip():
+        raise DataFormatError("is empty: it holds no examples. Check the task's 'files' (or fill the file).", path=path)
+    return text
+
+
+def check_fields(path: str, delimiter: str, quoting: int) -> None:
+    """Every data row of a CSV/TSV file has as many fields as the header (a short or long row would shift values
+    into the wrong columns, e.g. a text read as the label)."""
+    import csv
+    import io
+
+    rows = csv.reader(io.StringIO(check_text(path), newline=""), delimiter=delimiter, quoting=quoting)
+    header = next(rows)
+    for row in rows:
+        if row and len(row) != len(header):
+            raise DataFormatError(f"{len(row)} field(s), expected {len(header)} like the header ({', '.join(header)}); "
+                                  "fix the row (a tab or comma inside a field needs quoting in CSV)", path=path, line=rows.line_num)
+
+
+def _lines(path: str, skip_comments: bool = False):
+    """(line number, text) of the non-blank lines, line ends (LF or CRLF) removed."""
+    check_text(path)
     with open(path, encoding="utf-8", newline="") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
@@ -188,14 +224,18 @@ LINE_OF: dict[str, Callable[[str, int], int]] = {
 
 
 def _load(builder: str, path: str, **kwargs) -> datasets.Dataset:
-    if not Path(path).is_file():
-        raise DataFormatError("no such file. Check the task's 'files' and the run's data_dir (--data-dir).", path=path)
+    check_text(path)
+    builders_log = logging.getLogger("datasets")
+    level = builders_log.level
+    builders_log.setLevel(logging.CRITICAL)  # a failing builder logs its own traceback; our error replaces it
     try:
         return datasets.load_dataset(builder, data_files={"data": path}, split="data", **kwargs)
     except Exception as err:  # the builders raise many types; we re-locate the cause ourselves
         if builder == "json":
             _raise_bad_json_line(path)
         raise DataFormatError(f"could not be read as {builder}: {str(err).splitlines()[0]}", path=path) from None
+    finally:
+        builders_log.setLevel(level)
 
 
 def _raise_bad_json_line(path: str) -> None:

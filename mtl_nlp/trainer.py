@@ -19,12 +19,12 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from mtl_nlp.checkpoints import StopRequests, TrainingStopped, inject_fault, save_checkpoint
+from mtl_nlp.checkpoints import StopRequests, TrainingStopped, disk_full_is_an_error, inject_fault, save_checkpoint
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.data import load_split, make_loader, tokenize
-from mtl_nlp.encoders import add_special_tokens, load_encoder
+from mtl_nlp.encoders import add_special_tokens, check_compatible, load_encoder
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
 from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.launch import cpu_processes
@@ -107,11 +107,13 @@ def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerat
     written beside it first and each moved in with one rename, so a kill mid-save never leaves a torn weights file."""
     accelerator.wait_for_everyone()
     staging = output_dir / ".saving"
-    accelerator.unwrap_model(model).save_pretrained(
-        staging, is_main_process=accelerator.is_main_process, save_function=accelerator.save
-    )
+    with disk_full_is_an_error(staging, output_dir / "checkpoints"):
+        accelerator.unwrap_model(model).save_pretrained(
+            staging, is_main_process=accelerator.is_main_process, save_function=accelerator.save
+        )
+        if accelerator.is_main_process:
+            tokenizer.save_pretrained(staging)
     if accelerator.is_main_process:
-        tokenizer.save_pretrained(staging)
         for path in sorted(staging.rglob("*")):
             if path.is_file():
                 target = output_dir / path.relative_to(staging)
@@ -119,6 +121,33 @@ def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerat
                 path.replace(target)
         shutil.rmtree(staging, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+class LossHealth:
+    """Remembers whether each step's loss was finite, on the device, and checks only where the loop would log or
+    save anyway, so no step waits: diverged weights are never saved, and the error names the first bad step."""
+
+    def __init__(self, checkpoints_root: Path) -> None:
+        self.root, self.pending = checkpoints_root, []
+
+    def add(self, step: int, task: str, loss: torch.Tensor) -> None:
+        self.pending.append((step, task, torch.isfinite(loss.detach())))
+
+    def check(self, best_step: int) -> None:
+        if not self.pending:
+            return
+        flags = torch.stack([f for _, _, f in self.pending]).tolist()
+        pending, self.pending = self.pending, []
+        for (step, task, _), finite in zip(pending, flags):
+            if not finite:
+                from mtl_nlp.checkpoints import checkpoints
+
+                kept = checkpoints(self.root)
+                last = f"the last checkpoint is {kept[-1]} (resume_from)" if kept else "no checkpoint was written"
+                raise ConfigError(f"the training loss of task {task!r} became NaN or infinite at step {step}; nothing "
+                                  f"after it was saved: {last}, and the best model in the output folder is from step "
+                                  f"{best_step}. Lower the learning rate, keep train.max_grad_norm, or check the "
+                                  "task's data and labels.")
 
 
 class LossMeter:
@@ -162,6 +191,7 @@ def train(run: RunConfig) -> Path:
     tasks = {t.name: build_task(t) for t in run.tasks}
     raw = read_data(run, tasks)
     encoder, tokenizer = load_encoder(run.encoder)
+    check_compatible(encoder, tokenizer, run.tasks)
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)
     model = MultiTaskModel.from_encoder(encoder, run.tasks, run.sharing)
@@ -249,6 +279,7 @@ def fit(
     peak = PeakMemory().start()
     model.train()
     remaining = (t.max_steps - log.step) * t.gradient_accumulation_steps * sampler.per_step
+    health = LossHealth(root)
     with StopRequests() as stop:
         for task, batch in itertools.islice(batches, remaining):
             with accelerator.accumulate(model):
@@ -267,6 +298,7 @@ def fit(
                 scheduler.step()
                 optimizer.zero_grad()
             meter.add(task, task_loss)
+            health.add(log.step + 1, task, task_loss)
             tokens += batch["attention_mask"].sum()  # on the device: read once at the end, no wait per step
             if not accelerator.sync_gradients:
                 continue
@@ -274,6 +306,9 @@ def fit(
             step = log.step
             weighting.end_step()
             progress.update(1)
+            if step % t.log_every == 0 or step % t.eval_every == 0 or step == t.max_steps or stop.requested or (
+                    t.checkpoint_every and step % t.checkpoint_every == 0):
+                health.check(log.best["step"])  # before anything is logged or saved: never keep diverged weights
             if step % t.log_every == 0:
                 logged = {**meter.pop(), **{f"train/weight/{k}": v for k, v in weighting.weights().items()}}
                 log.add_losses(step, logged)
