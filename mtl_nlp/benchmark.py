@@ -77,6 +77,7 @@ def _default(field: dataclasses.Field):
 def with_new_defaults(recorded: dict) -> dict:
     """A run recorded before a config field existed ran as that field's default says: add it, so it compares equal."""
     out = copy.deepcopy(recorded)
+    out.setdefault("trust_remote_code", False)
     sections = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
                 ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
     for key, cls in sections:

@@ -329,6 +329,7 @@ class RunConfig:
     meta: MetaConfig = field(default_factory=MetaConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     resume_from: str | None = None  # "latest" (output_dir/checkpoints) or a checkpoint folder
+    trust_remote_code: bool = False  # run code shipped with a Hub encoder (only for encoders you trust)
     path: str = "<run>"
 
     def task(self, name: str) -> TaskConfig:
@@ -504,7 +505,12 @@ def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, li
     if not isinstance(data_dirs, dict):
         problems.append(Problem(spath, lines.get("data_dirs"), "data_dirs", f"must map task names to folders, got {data_dirs!r}"))
         data_dirs = {}
-    run = RunConfig(tasks=tasks, path=spath, data_dirs={k: str(v) for k, v in data_dirs.items()}, **scalars, **sections)
+    trust = data.get("trust_remote_code", False)
+    if not isinstance(trust, bool):
+        problems.append(Problem(spath, lines.get("trust_remote_code"), "trust_remote_code", f"must be true or false, got {trust!r}"))
+        trust = False
+    run = RunConfig(tasks=tasks, path=spath, data_dirs={k: str(v) for k, v in data_dirs.items()}, trust_remote_code=trust,
+                    **scalars, **sections)
     problems += _cross_problems(run, lines)
     return run, problems
 

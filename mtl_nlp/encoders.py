@@ -30,19 +30,26 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
-def load_encoder(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_encoder(name: str, trust_remote_code: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load ``AutoModel`` and ``AutoTokenizer``; an unreachable Hub id becomes one clear ConfigError. A multi-task
-    model folder gives its shared encoder (its heads stay behind), so a new run can start from a trained model."""
+    model folder gives its shared encoder (its heads stay behind), so a new run can start from a trained model.
+
+    Weights are read from safetensors only (never unpickled), and code shipped with a model runs only when the run
+    YAML sets ``trust_remote_code: true``."""
     path = resolve_encoder(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         if _is_multitask_folder(path):
             from mtl_nlp.modeling import MultiTaskModel
 
             return MultiTaskModel.from_pretrained(path).encoder, tokenizer
-        model_type = AutoConfig.from_pretrained(path).model_type
-        encoder = AutoModel.from_pretrained(path, **encoder_kwargs(model_type))
+        model_type = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type
+        encoder = AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=trust_remote_code, **encoder_kwargs(model_type))
     except OSError as err:
+        if Path(path).is_dir() and not list(Path(path).glob("*.safetensors")) and list(Path(path).glob("*.bin")):
+            raise ConfigError(f"encoder {name!r}: its weights are a pickled .bin file, which mtl-nlp does not load "
+                              "(unpickling runs code). Convert it to safetensors, e.g. load it once yourself and "
+                              "save_pretrained(folder, safe_serialization=True).") from None
         where = "a local folder" if Path(path).exists() else "a local folder, and the Hub could not be reached"
         raise ConfigError(
             f"encoder {name!r} could not be loaded: it is not {where} ({str(err).splitlines()[0]}). "

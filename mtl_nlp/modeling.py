@@ -102,7 +102,7 @@ class MultiTaskModel(PreTrainedModel):
             raise ConfigError(f"{where}: not a model folder (no config.json); give the output_dir of a training run "
                               "or a Hub id", path=str(where))
         try:
-            model = super().from_pretrained(*args, **kwargs)
+            model = super().from_pretrained(*args, **{"use_safetensors": True, **kwargs})
         except (OSError, SafetensorError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(f"{where}: the model could not be loaded ({first}). A model folder holds config.json, "

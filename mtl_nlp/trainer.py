@@ -190,7 +190,7 @@ def train(run: RunConfig) -> Path:
     set_seed(run.train.seed)
     tasks = {t.name: build_task(t) for t in run.tasks}
     raw = read_data(run, tasks)
-    encoder, tokenizer = load_encoder(run.encoder)
+    encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code)
     check_compatible(encoder, tokenizer, run.tasks)
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)

@@ -286,3 +286,31 @@ def test_readers_raise_only_their_own_error_on_any_bytes(tmp_path):
             pass
 
     check()
+
+
+def test_pickled_encoder_weights_are_refused(setup, capsys, tiny_encoder_dir):
+    import torch
+    from safetensors.torch import load_file
+
+    tmp_path, _, run = setup
+    encoder = shutil.copytree(tiny_encoder_dir, tmp_path / "pickled")
+    torch.save(load_file(encoder / "model.safetensors"), encoder / "pytorch_model.bin")  # how older models ship
+    (encoder / "model.safetensors").unlink()
+    assert list(encoder.glob("*.bin")) and not list(encoder.glob("*.safetensors"))
+    run["encoder"] = str(encoder)
+    err = _error(["train", _write_run(tmp_path, run)], capsys)
+    assert "pickled .bin file, which mtl-nlp does not load" in err and "safetensors" in err
+
+
+def test_trust_remote_code_must_be_a_boolean_and_is_off_by_default(setup, capsys, monkeypatch):
+    import mtl_nlp.encoders as encoders
+
+    tmp_path, _, run = setup
+    seen = []
+    original = encoders.AutoTokenizer.from_pretrained
+    monkeypatch.setattr(encoders.AutoTokenizer, "from_pretrained", lambda *a, **k: seen.append(k) or original(*a, **k))
+    run["train"]["max_steps"] = 1
+    assert main(["train", _write_run(tmp_path, run)]) == 0
+    assert seen and all(k.get("trust_remote_code") is False for k in seen)
+    run["trust_remote_code"] = "yes"
+    assert "trust_remote_code: must be true or false" in _error(["train", _write_run(tmp_path, run)], capsys)
