@@ -78,6 +78,7 @@ def with_new_defaults(recorded: dict) -> dict:
     """A run recorded before a config field existed ran as that field's default says: add it, so it compares equal."""
     out = copy.deepcopy(recorded)
     out.setdefault("trust_remote_code", False)
+    out.setdefault("train", {}).setdefault("optimizer", "adamw")  # runs recorded before the setting used plain AdamW
     sections = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
                 ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
     for key, cls in sections:

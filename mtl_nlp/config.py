@@ -283,6 +283,7 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 13
     max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
+    optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
     checkpoint_every: int = 0  # steps between checkpoints in output_dir/checkpoints (0: only when stopped early)
     keep_checkpoints: int = 2
 
@@ -308,6 +309,8 @@ class TrainConfig:
             out.append(("checkpoint_every", f"must be a whole number of steps >= 0 (0: only when stopped), got {self.checkpoint_every!r}"))
         if not _positive_int(self.keep_checkpoints):
             out.append(("keep_checkpoints", f"must be a whole number >= 1, got {self.keep_checkpoints!r}"))
+        if self.optimizer not in ("adamw_fused", "adamw"):
+            out.append(("optimizer", f"allowed: adamw_fused, adamw; got {self.optimizer!r}"))
         if self.max_train_examples is not None and not _positive_int(self.max_train_examples):
             out.append(("max_train_examples", f"must be a whole number >= 1 (or null for all), got {self.max_train_examples!r}"))
         return out

@@ -84,10 +84,12 @@ def prepare_data(
 
 
 def make_optimizer(
-    model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float, adapter_learning_rate: float | None = None
+    model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float, adapter_learning_rate: float | None = None,
+    fused: bool = False,
 ):
     """AdamW without weight decay on biases and norms; heads, and the sharing strategy's task parameters (adapters,
-    task copies, gates), may learn faster than the pretrained encoder."""
+    task copies, gates), may learn faster than the pretrained encoder. ``fused`` updates every parameter of a group
+    in one kernel (CPU and GPU); it needs floating-point parameters on one kind of device, as here."""
     groups: dict[tuple[float, float], list] = defaultdict(list)
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -99,7 +101,7 @@ def make_optimizer(
             lr = adapter_learning_rate
         decay = 0.0 if param.ndim < 2 else weight_decay
         groups[(lr, decay)].append(param)
-    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d} for (lr, d), p in groups.items()])
+    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d} for (lr, d), p in groups.items()], fused=fused or None)
 
 
 def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator, output_dir: Path) -> None:
@@ -230,7 +232,8 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``. Learned loss
     weights train at the heads' learning rate, without weight decay."""
     t = run.train
-    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay, t.adapter_learning_rate)
+    optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
+                               t.adapter_learning_rate, fused=t.optimizer == "adamw_fused")
     if list(weighting.parameters()):
         optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process

@@ -105,3 +105,14 @@ def test_pcgrad_without_every_task_sampling_is_a_config_error(tiny_run):
 
     with pytest.raises(ConfigError, match="set sampling.type: every_task"):
         validate_run(tiny_run(gradient={"type": "pcgrad"}))
+
+
+def test_fused_adamw_is_the_default_and_plain_adamw_a_setting(tiny_encoder_dir):
+    from mtl_nlp.config import TaskConfig, TrainConfig
+
+    encoder, _ = load_encoder(str(tiny_encoder_dir))
+    task = TaskConfig(name="s", type="sequence_classification", labels=["a", "b"], metric="accuracy", files={"train": "x"})
+    model = MultiTaskModel.from_encoder(encoder, [task])
+    assert TrainConfig().optimizer == "adamw_fused"
+    assert make_optimizer(model, 1e-5, 1e-3, 0.01, fused=True).defaults["fused"] is True
+    assert not make_optimizer(model, 1e-5, 1e-3, 0.01).defaults["fused"]
