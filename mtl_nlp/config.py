@@ -283,6 +283,7 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 13
     max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
+    group_by_length: bool = False  # batches of similar length within each task (less padding)
     optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
     checkpoint_every: int = 0  # steps between checkpoints in output_dir/checkpoints (0: only when stopped early)
     keep_checkpoints: int = 2

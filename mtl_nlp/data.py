@@ -123,8 +123,36 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
 
 
 def make_loader(
-    ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, *, batch_size: int, shuffle: bool, seed: int
+    ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, *, batch_size: int, shuffle: bool, seed: int,
+    group_by_length: bool = False,
 ) -> DataLoader:
-    """One loader per task and split: homogeneous batches, so each task keeps its own collator; padding per batch."""
+    """One loader per task and split: homogeneous batches, so each task keeps its own collator; padding per batch.
+    ``group_by_length`` (with ``shuffle``) batches examples of similar length: less padding, same randomness."""
     generator = torch.Generator().manual_seed(seed)
+    if shuffle and group_by_length:
+        lengths = [len(ids) for ids in ds["input_ids"]]
+        sampler = LengthGroupedBatches(lengths, batch_size, generator)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=task.collator(tokenizer), generator=generator)
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=task.collator(tokenizer), generator=generator)
+
+
+class LengthGroupedBatches:
+    """Batches of similar length in random order: a seeded shuffle, then sorting by length within windows of
+    ``window`` batches, then the batches shuffled. Every draw comes from ``generator`` (the loader's), so the order
+    is reproducible and a resumed run restores it with the generator's state."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator, window: int = 50) -> None:
+        self.lengths, self.batch_size, self.generator, self.window = lengths, batch_size, generator, window
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        span = self.batch_size * self.window
+        grouped = []
+        for start in range(0, len(order), span):
+            grouped += sorted(order[start : start + span], key=lambda i: -self.lengths[i])
+        batches = [grouped[i : i + self.batch_size] for i in range(0, len(grouped), self.batch_size)]
+        for k in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[k]

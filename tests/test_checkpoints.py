@@ -113,3 +113,15 @@ def test_stop_requests_restore_the_previous_handlers():
         time.sleep(0.1)
         assert stop.requested == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_killed_length_grouped_run_resumes_exactly_too(reference):
+    make, _ = reference
+    run = make("grouped")
+    out = run.parent / "out"
+    uninterrupted = make("grouped-reference")
+    assert _train(uninterrupted, "train.group_by_length=true").returncode == 0
+    assert _train(run, "train.group_by_length=true", fault="step:5").returncode == -signal.SIGKILL
+    assert _train(run, "train.group_by_length=true", "resume_from=latest").returncode == 0
+    (weights, records), (got, got_records) = _record(uninterrupted.parent / "out"), _record(out)
+    assert all(got[k].equal(weights[k]) for k in weights) and got_records == records

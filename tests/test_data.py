@@ -81,3 +81,20 @@ def test_hub_class_label_ids_become_the_tasks_label_strings(tmp_path, monkeypatc
     config.labels = names if names == ["neg", "pos"] else ["0", "1"]
     rows = load_split(config, build_task(config), "train", tmp_path)
     assert rows["label"] == expected and rows["text"] == ["good", "bad"]
+
+
+def test_length_grouped_batches_are_similar_in_length_reproducible_and_complete():
+    import torch
+
+    from mtl_nlp.data import LengthGroupedBatches
+
+    lengths = [(i * 37) % 101 + 1 for i in range(200)]
+    batches = list(LengthGroupedBatches(lengths, 8, torch.Generator().manual_seed(3), window=5))
+    assert sorted(i for b in batches for i in b) == list(range(200)) and len(batches) == 25
+    assert batches == list(LengthGroupedBatches(lengths, 8, torch.Generator().manual_seed(3), window=5))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    shuffled = torch.randperm(200, generator=torch.Generator().manual_seed(0)).tolist()
+    plain = sum(max(lengths[i] for i in shuffled[k:k + 8]) - min(lengths[i] for i in shuffled[k:k + 8]) for k in range(0, 200, 8)) / 25
+    assert spread < plain / 3  # padding per batch follows the spread of lengths in it
+    again = list(LengthGroupedBatches(lengths, 8, torch.Generator().manual_seed(4), window=5))
+    assert again != batches  # another seed, another order
