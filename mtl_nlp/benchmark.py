@@ -18,7 +18,16 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from mtl_nlp.config import GradientConfig, MetaConfig, RunConfig, SamplingConfig, SharingConfig, TaskConfig, TrainConfig, WeightingConfig
+from mtl_nlp.config import (
+    GradientConfig,
+    MetaConfig,
+    RunConfig,
+    SamplingConfig,
+    SharingConfig,
+    TaskConfig,
+    TrainConfig,
+    WeightingConfig,
+)
 from mtl_nlp.errors import ConfigError
 
 logger = logging.getLogger(__name__)  # used before any Accelerator exists (runs reused from disk)

@@ -181,7 +181,7 @@ class Interleaver:
         self.generator_states = dict(state["generator_states"])
         self._iterators = {}
         for task, generator_state in self.generator_states.items():
-            getattr(self.loaders[task], "generator").set_state(generator_state)
+            self.loaders[task].generator.set_state(generator_state)
             self._start(task, skip=self.taken[task])
 
 

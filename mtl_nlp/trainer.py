@@ -12,23 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
+from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from mtl_nlp.checkpoints import StopRequests, TrainingStopped, disk_full_is_an_error, inject_fault, save_checkpoint
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
-from mtl_nlp.errors import ConfigError
 from mtl_nlp.data import load_split, make_loader, tokenize
 from mtl_nlp.encoders import add_special_tokens, check_compatible, load_encoder
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
+from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.launch import cpu_processes
-from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sampling import Interleaver, TaskSampler, draws_per_step, sampler_for

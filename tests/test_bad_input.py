@@ -155,8 +155,8 @@ def test_overlapping_relation_spans(setup, capsys):
 
 
 def test_semeval_sentence_without_markers(tmp_path, capsys):
-    from mtl_nlp.readers import read_semeval
     from mtl_nlp.errors import DataFormatError
+    from mtl_nlp.readers import read_semeval
 
     path = tmp_path / "train.txt"
     path.write_text('1\t"A sentence without any markers ."\nOther\nComment:\n\n')

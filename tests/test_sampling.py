@@ -7,10 +7,10 @@ from torch.utils.data import DataLoader
 
 from mtl_nlp.config import SamplingConfig
 from mtl_nlp.sampling import (
+    Interleaver,
     TaskSampler,
     annealed_proportions,
     draws_per_step,
-    Interleaver,
     interleave,
     sampler_for,
     schedule_for,
