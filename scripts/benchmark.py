@@ -27,12 +27,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
     def body() -> int:
-        from mtl_nlp.benchmark import run_benchmark
+        from mtl_nlp.bench.harness import run_benchmark
 
         overrides = [*args.overrides, *([f"data_dir={args.data_dir}"] if args.data_dir else [])]
         command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
         if args.variants:
-            from mtl_nlp.benchmark_variants import load_variants, run_variants
+            from mtl_nlp.bench.variants import load_variants, run_variants
 
             runs = {name: validate_run(args.run, [*overrides, *extra]) for name, extra in load_variants(args.variants).items()}
             out = run_variants(runs, seeds=args.seeds, out_dir=Path(args.out), single=not args.no_single, command=command)

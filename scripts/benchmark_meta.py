@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from mtl_nlp.benchmark_meta import adaptation_curve, write
+        from mtl_nlp.bench.meta_curve import adaptation_curve, write
         from mtl_nlp.config import TrainConfig
         from mtl_nlp.validation import validate_task
 

@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
 
     def body() -> int:
         torch.manual_seed(0)
-        from mtl_nlp.pooling_benchmark import measure, table
+        from mtl_nlp.bench.pooling import measure, table
 
         result = measure(args)
         out = Path(args.out)

@@ -115,7 +115,7 @@ def test_sharing_settings_are_checked_with_their_lines(tmp_path):
 
 
 def test_every_shipped_variant_validates_against_its_run():
-    from mtl_nlp.benchmark_variants import check_comparable, load_variants
+    from mtl_nlp.bench.variants import check_comparable, load_variants
 
     run = REPO / "task_configs" / "runs" / "benchmark_sharing.yaml"
     variants = load_variants(REPO / "task_configs" / "variants" / "sharing.yaml")

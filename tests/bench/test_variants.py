@@ -3,7 +3,7 @@ import json
 import pytest
 
 from conftest import write_yaml
-from mtl_nlp.benchmark_variants import check_comparable, load_variants
+from mtl_nlp.bench.variants import check_comparable, load_variants
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.validation import validate_run
 from scripts_loader import benchmark_main

@@ -187,7 +187,7 @@ def train_sizes(run: RunConfig) -> dict[str, int]:
 
 def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str) -> Path:
     """Train (or reuse) every run of the benchmark, score it, and write results.json, results.md and curves.png."""
-    from mtl_nlp.benchmark_report import markdown_report, plot_curves
+    from mtl_nlp.bench.report import markdown_report, plot_curves
     from mtl_nlp.evaluation import evaluate_model
 
     sizes = train_sizes(run)

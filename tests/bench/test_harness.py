@@ -1,6 +1,6 @@
 import json
 
-from mtl_nlp.benchmark import plan, task_steps
+from mtl_nlp.bench.harness import plan, task_steps
 from mtl_nlp.validation import validate_run
 from scripts_loader import benchmark_main
 
@@ -46,7 +46,7 @@ def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp
 
 
 def test_a_run_recorded_before_a_config_field_existed_is_still_reused(tiny_run, tmp_path):
-    from mtl_nlp.benchmark import _comparable, with_new_defaults
+    from mtl_nlp.bench.harness import _comparable, with_new_defaults
 
     job = validate_run(tiny_run())
     recorded = _comparable(job)

@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from mtl_nlp.benchmark import _comparable, environment, plan, run_or_reuse, run_record, task_steps, train_sizes
+from mtl_nlp.bench.harness import _comparable, environment, plan, run_or_reuse, run_record, task_steps, train_sizes
 from mtl_nlp.config import RunConfig, read_yaml
 from mtl_nlp.errors import ConfigError
 
