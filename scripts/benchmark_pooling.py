@@ -27,7 +27,8 @@ def main(argv: list[str]) -> int:
         torch.manual_seed(0)
         from mtl_nlp.bench.pooling import measure, table
 
-        result = measure(args)
+        command = "python scripts/benchmark_pooling.py " + " ".join(argv)
+        result = measure(args.run, args.data_dir, args.batch_size, args.batches, command)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,7 +1,7 @@
 import torch
 
-from mtl_nlp.pooling import span_max, window_maxima
 from mtl_nlp.bench.pooling import masked_span_max
+from mtl_nlp.pooling import span_max, window_maxima
 
 
 def _spans(length: int, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,6 @@ replaced (scripts/benchmark_pooling.py is the command)."""
 
 import platform
 import statistics
-import sys
 import time
 
 import torch
@@ -46,11 +45,11 @@ def step_seconds(model, task, name: str, batch: dict) -> float:
     return time.perf_counter() - started
 
 
-def measure(args) -> dict:
-    """``args``: run, data_dir, batch_size, batches (the script's options)."""
+def measure(run_path: str, data_dir: str, batch_size: int, batch_count: int, command: str) -> dict:
+    """Step time of the joint task with each pooling, over ``batch_count`` training batches of ``batch_size``."""
     from mtl_nlp.pooling import span_max
 
-    run, config, task, model, batches = build(args.run, args.data_dir, args.batch_size, args.batches)
+    run, config, task, model, batches = build(run_path, data_dir, batch_size, batch_count)
     model.train()
     head = model.heads[config.name]
     ways = {"span_max": span_max, "masked": masked_span_max}
@@ -63,8 +62,8 @@ def measure(args) -> dict:
     pairs = [int(b["labels"]["pairs"].shape[1]) for b in batches]
     lengths = [int(b["input_ids"].shape[1]) for b in batches]
     return {
-        "command": "python scripts/benchmark_pooling.py " + " ".join(sys.argv[1:]),
-        "task": config.name, "encoder": run.encoder, "batch_size": args.batch_size, "batches": len(batches),
+        "command": command,
+        "task": config.name, "encoder": run.encoder, "batch_size": batch_size, "batches": len(batches),
         "pairs_per_batch": {"mean": statistics.mean(pairs), "max": max(pairs)},
         "padded_length": {"mean": statistics.mean(lengths), "max": max(lengths)},
         "environment": {"device": f"CPU ({platform.machine()})", "torch": torch.__version__, "torch_threads": torch.get_num_threads()},

@@ -1,7 +1,7 @@
 import torch
 
-from mtl_nlp.heads import pair_states
 from mtl_nlp.bench.pooling import masked_span_max, table
+from mtl_nlp.heads import pair_states
 
 
 def test_the_reference_pooling_gives_the_heads_values():
