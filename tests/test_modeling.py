@@ -11,6 +11,8 @@ TASKS = [
     TaskConfig(name="rel", type="relation_classification", labels=["none", "works_for"], metric="relation_f1",
                negative_label="none", entity_types=["PER", "ORG"], files={"train": "x"}),
     TaskConfig(name="sent", type="sequence_classification", labels=["neg", "pos"], metric="accuracy", files={"train": "x"}),
+    TaskConfig(name="rbert", type="relation_classification", labels=["none", "works_for"], metric="relation_f1",
+               negative_label="none", files={"train": "x"}, relation_features=["markers", "sentence", "spans"]),
 ]
 
 
@@ -25,6 +27,8 @@ def _batches(tokenizer):
     for config in TASKS:
         task = build_task(config)
         columns = {
+            "rbert": {"tokens": [["john", "works", "for", "acme"]], "head": [{"start": 0, "end": 1}],
+                      "tail": [{"start": 3, "end": 4}], "label": ["works_for"]},
             "ner": {"tokens": [["john", "lives"], ["paris"]], "tags": [["B-PER", "O"], ["O"]]},
             "rel": {"tokens": [["john", "works", "for", "acme"]], "head": [{"start": 0, "end": 1, "type": "PER"}],
                     "tail": [{"start": 3, "end": 4, "type": "ORG"}], "label": ["works_for"]},
@@ -60,7 +64,8 @@ def test_save_load_round_trip_gives_identical_state_and_logits(tiny_encoder_dir,
     assert isinstance(AutoModel.from_pretrained(tmp_path), MultiTaskModel)
     assert loaded.state_dict().keys() == model.state_dict().keys()
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
-    assert [t.name for t in loaded.config.task_configs()] == ["ner", "rel", "sent"]
+    assert [t.name for t in loaded.config.task_configs()] == ["ner", "rel", "sent", "rbert"]
+    assert "heads.rbert.projections.spans.weight" in loaded.state_dict()
     assert loaded.config.task_configs()[1].entity_types == ["PER", "ORG"]
     reloaded_tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert "[E1:PER]" in reloaded_tokenizer.get_vocab()
