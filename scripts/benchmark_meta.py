@@ -35,7 +35,9 @@ def main(argv: list[str]) -> int:
         starts = dict(s.split("=", 1) for s in args.start)
         recipe = TrainConfig(learning_rate=args.learning_rate, head_learning_rate=1e-3, batch_size=args.batch_size,
                              max_steps=args.steps, eval_every=args.steps, warmup_ratio=0.1)
-        report = adaptation_curve(starts, task, data_dir=args.data_dir, sizes=args.examples, seeds=args.seeds, recipe=recipe, out_dir=Path(args.out))
+        command = "python scripts/benchmark_meta.py " + " ".join(argv)  # give paths relative to the repository
+        report = adaptation_curve(starts, task, data_dir=args.data_dir, sizes=args.examples, seeds=args.seeds, recipe=recipe,
+                                  out_dir=Path(args.out), command=command)
         write(report, Path(args.out))
         print((Path(args.out) / "meta.md").read_text())
         return 0

@@ -35,6 +35,12 @@ def _edit_task(tmp_path, name, **changes):
     path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **changes}))
 
 
+def _insert_line(path, position: int, text: str) -> None:
+    """Put ``text`` in as line ``position`` (1-based) of ``path``."""
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: position - 1]) + text + "".join(lines[position - 1 :]))
+
+
 def _error(argv, capsys) -> str:
     """The one error paragraph the command printed (progress bars may share standard error)."""
     assert main(argv) == 2
@@ -86,27 +92,21 @@ def test_empty_data_file(setup, capsys, name, file):
 @pytest.mark.parametrize("row,count", [("bad film\n", 1), ("bad film\tnegative\textra\n", 3)])
 def test_tsv_row_with_too_few_or_too_many_fields(setup, capsys, row, count):
     _, data, _ = setup
-    path = data / "sentiment" / "train.tsv"
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines[:3]) + row + "".join(lines[3:]))
+    _insert_line(data / "sentiment" / "train.tsv", 4, row)
     err = _train(setup, capsys)
     assert f"sentiment/train.tsv:4: {count} field(s), expected 2 like the header" in err
 
 
 def test_unknown_label_names_line_and_task(setup, capsys):
     _, data, _ = setup
-    path = data / "sentiment" / "train.tsv"
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text(lines[0] + "A fine film .\tneutral\n" + "".join(lines[1:]))
+    _insert_line(data / "sentiment" / "train.tsv", 2, "A fine film .\tneutral\n")
     err = _train(setup, capsys)
     assert "sentiment/train.tsv:2: label 'neutral' is not in the labels" in err and "Add it to 'labels'" in err
 
 
 def test_dev_label_missing_from_the_task_labels(setup, capsys):
     _, data, _ = setup
-    path = data / "sentiment" / "dev.tsv"
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text(lines[0] + "A fine film .\tmixed\n" + "".join(lines[1:]))
+    _insert_line(data / "sentiment" / "dev.tsv", 2, "A fine film .\tmixed\n")
     assert "sentiment/dev.tsv:2: label 'mixed'" in _train(setup, capsys)
 
 
@@ -130,9 +130,7 @@ def test_bom_and_crlf_are_accepted(setup, capsys):
 
 def test_invalid_json_line(setup, capsys):
     _, data, _ = setup
-    path = data / "relation" / "train.jsonl"
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text(lines[0] + '{"tokens": ["a"], \n' + "".join(lines[1:]))
+    _insert_line(data / "relation" / "train.jsonl", 2, '{"tokens": ["a"], \n')
     assert "relation/train.jsonl:2: not valid JSON" in _train(setup, capsys)
 
 

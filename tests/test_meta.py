@@ -75,6 +75,7 @@ def test_the_adaptation_curve_has_every_start_size_and_seed(meta_model, demo_dir
             "--start", f"reptile={folder}", "--examples", "4", "8", "--seeds", "1", "2", "--steps", "2", "--batch-size", "4", "--out", str(out)]
     assert script_main("benchmark_meta")(args) == 0
     report = json.loads((out / "meta.json").read_text())
+    assert report["command"] == "python scripts/benchmark_meta.py " + " ".join(args)
     assert {name: {n: len(v) for n, v in by.items()} for name, by in report["scores"].items()} == {
         "plain": {"4": 2, "8": 2}, "reptile": {"4": 2, "8": 2}}
     first = json.loads((out / "plain" / "n4" / "seed-1" / "metrics.json").read_text())

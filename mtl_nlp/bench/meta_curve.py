@@ -13,7 +13,7 @@ from mtl_nlp.meta import adapt_run
 
 
 def adaptation_curve(starts: dict[str, str], task: TaskConfig, *, data_dir: str, sizes: list[int | None], seeds: list[int],
-                     recipe: TrainConfig, out_dir: Path) -> dict:
+                     recipe: TrainConfig, out_dir: Path, command: str = "") -> dict:
     """Train (or reuse) one adaptation per start, size and seed; the dev primary metric of each."""
     from mtl_nlp.trainer import train
 
@@ -27,7 +27,7 @@ def adaptation_curve(starts: dict[str, str], task: TaskConfig, *, data_dir: str,
                     train(adapt_run(model, task, examples=size, data_dir=data_dir, output_dir=str(folder), train=seeded))
                 primary = json.loads((folder / "metrics.json").read_text())["dev"][task.name]["primary"]
                 scores.setdefault(name, {}).setdefault(str(size or "all"), []).append(primary)
-    return {"task": task.name, "metric": task.metric, "starts": starts, "seeds": seeds, "recipe": recipe.__dict__, "scores": scores}
+    return {"command": command, "task": task.name, "metric": task.metric, "starts": starts, "seeds": seeds, "recipe": recipe.__dict__, "scores": scores}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
