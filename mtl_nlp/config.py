@@ -56,6 +56,9 @@ class TaskConfig:
     decoding: Literal["argmax", "viterbi"] = "argmax"  # tagging: viterbi never emits an invalid IOB2 sequence
     relation_features: list[str] = field(default_factory=lambda: ["markers"])  # relation classification: markers, sentence, spans
     max_length: int = 128
+    # Tagging and joint extraction: sub-words shared by consecutive windows of a sentence longer than max_length
+    # (none: a quarter of max_length). Relation classification instead keeps a window around the marked pair.
+    stride: int | None = None
     # Where each key was written, for error messages: {"labels": ("task_configs/x.yaml", 7)}.
     source: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -93,6 +96,9 @@ class TaskConfig:
             bad("pooling", f"unknown pooling {self.pooling!r}; allowed: mean, cls")
         if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 8192:
             bad("max_length", f"must be an integer between 8 and 8192, got {self.max_length!r}")
+        if self.stride is not None and (not isinstance(self.stride, int) or isinstance(self.max_length, int)
+                                        and not 0 <= self.stride <= self.max_length // 2):
+            bad("stride", f"must be an integer from 0 to half of max_length ({self.max_length}), got {self.stride!r}")
         if self.negative_label is not None and self.labels and self.negative_label not in self.labels:
             bad("negative_label", f"{self.negative_label!r} is not one of the labels {self.labels}")
         return out

@@ -109,16 +109,22 @@ def _where(config: TaskConfig, key: str) -> str:
 
 
 def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, what: str) -> datasets.Dataset:
-    """Tokenize with ``datasets.map`` and log, once per split, what ``max_length`` cut off."""
+    """Tokenize with ``datasets.map`` and log, once per split, the examples read in several windows and what
+    ``max_length`` still cut off."""
     out = ds.map(
         task.preprocess, batched=True, fn_kwargs={"tokenizer": tokenizer}, remove_columns=ds.column_names, desc=what
     )
     lost = sum(out["lost"])
-    if lost and PartialState().is_main_process:
-        logger.warning(
-            f"{what}: {lost} gold unit(s) (entities, marked spans or texts) cut by max_length="
-            f"{task.config.max_length}; raise the task's max_length to keep them"
-        )
+    if PartialState().is_main_process:
+        windowed = sum(w == 1 for w in out["window"]) if "window" in out.column_names else 0
+        if windowed:
+            logger.info(f"{what}: {windowed} example(s) longer than max_length={task.config.max_length} are read in "
+                        f"{windowed + len(out) - len(ds)} overlapping windows")
+        if lost:
+            logger.warning(
+                f"{what}: {lost} gold unit(s) (entities, marked spans or texts) cut by max_length="
+                f"{task.config.max_length}; raise the task's max_length to keep them"
+            )
     return out.remove_columns("lost")
 
 

@@ -10,10 +10,11 @@ from torch.utils.data import DataLoader
 from mtl_nlp import metrics
 from mtl_nlp.launch import cpu_processes
 from mtl_nlp.tasks import Task
+from mtl_nlp.windows import group, numbers
 
 
 def pad_to(prediction: object, reference: object) -> object:
-    """Words cut off by max_length get no prediction: they count as 'O', so gold entities there are misses."""
+    """Words that got no prediction count as 'O', so gold entities there are misses (scored, never dropped)."""
     if isinstance(prediction, list) and isinstance(reference, list) and len(prediction) < len(reference):
         return prediction + ["O"] * (len(reference) - len(prediction))
     return prediction
@@ -21,12 +22,13 @@ def pad_to(prediction: object, reference: object) -> object:
 
 @torch.no_grad()
 def predict_task(model: nn.Module, task_name: str, task: Task, loader: DataLoader, accelerator: Accelerator) -> list:
-    """Decoded predictions for every example of ``loader``, in order, gathered from all processes."""
-    out: list = []
+    """One prediction for every example of ``loader``, in order, gathered from all processes; the windows of a long
+    example are merged (they may sit in different batches)."""
+    rows: list = []
     for batch in loader:
-        logits = model(task=task_name, **batch).logits
-        out += accelerator.gather_for_metrics(task.decode(logits, batch), use_gather_object=True)
-    return out
+        pieces = task.decode(model(task=task_name, **batch).logits, batch)
+        rows += accelerator.gather_for_metrics(list(zip(numbers(batch, len(pieces)), pieces)), use_gather_object=True)
+    return [task.merge(pieces) for pieces in group(rows)]
 
 
 def score_task(model: nn.Module, name: str, task: Task, loader: DataLoader, references: list, accelerator: Accelerator):

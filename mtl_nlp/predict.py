@@ -74,15 +74,17 @@ class Predictor:
         return out
 
     def _encode(self, task, columns: list[dict[str, list]]) -> dict[str, torch.Tensor]:
-        """One batch of the task's inputs (placeholder labels, which answers ignore) on the model's device."""
+        """One batch of the task's inputs (placeholder labels, which answers ignore) on the model's device; a long
+        text may take several rows (windows), which ``answers`` merges back into one answer."""
         merged = {key: [c[key][0] for c in columns] for key in columns[0]}
         encoded = task.preprocess(merged, self.tokenizer)
         encoded.pop("lost")
-        batch = task.collator(self.tokenizer)([{k: encoded[k][i] for k in encoded} for i in range(len(columns))])
+        rows = len(encoded["input_ids"])
+        batch = task.collator(self.tokenizer)([{k: encoded[k][i] for k in encoded} for i in range(rows)])
         return {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
     def _warn_if_cut(self, name: str, batch: dict | None, live: list[int], out: list[dict]) -> None:
-        if batch is None:
+        if batch is None or "window" in batch:  # a windowed task reads every word of a long text
             return
         limit = self.tasks[name].config.max_length
         for i, length in zip(live, batch["attention_mask"].sum(-1).tolist()):

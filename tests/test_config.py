@@ -82,6 +82,15 @@ def test_task_fields_are_overridden_by_task_name_and_checked(tmp_path):
     assert "task overrides look like task.<name>.<field>=value" in message
 
 
+def test_stride_must_leave_windows_room_to_move(tmp_path):
+    path = _run(tmp_path, "tasks: [sent]\n")
+    run, problems = load_run(path, ["task.sent.max_length=64", "task.sent.stride=16"])
+    assert problems == [] and run.tasks[0].stride == 16
+    for bad in ("33", "-1", "eight"):
+        message = _messages(path, ["task.sent.max_length=64", f"task.sent.stride={bad}"])
+        assert "stride: must be an integer from 0 to half of max_length (64)" in message
+
+
 def test_mixed_precision_no_survives_yaml_booleans(tmp_path):
     run, problems = load_run(_run(tmp_path, "tasks: [sent]\ntrain: {mixed_precision: no}\n"))
     assert problems == [] and run.train.mixed_precision == "no"

@@ -27,15 +27,26 @@ def test_label_missing_from_label_list_names_file_line_and_fix(tmp_path):
     assert "Add it to 'labels' or fix the data." in message
 
 
-def test_entities_cut_by_max_length_are_counted_in_the_log(tmp_path, tiny_tokenizer, caplog):
+def test_sentences_longer_than_max_length_are_windowed_and_said_in_the_log(tmp_path, tiny_tokenizer, caplog):
     words = " ".join(["the"] * 12)
-    text = "\n".join(f"{w} O" for w in words.split()) + "\njohn B-PER\nsmith I-PER\n"
+    text = "\n".join(f"{w} O" for w in words.split()) + "\njohn B-PER\nsmith I-PER\n\njohn B-PER\n"
     config, task = _ner(tmp_path, text, max_length=8)
     raw = load_split(config, task, "train", tmp_path)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         out = tokenize(raw, task, tiny_tokenizer, "ner/train")
-    assert "ner/train: 1 gold unit(s)" in caplog.text and "max_length=8" in caplog.text
-    assert "lost" not in out.column_names and len(out[0]["input_ids"]) == 8
+    assert "ner/train: 1 example(s) longer than max_length=8 are read in 3 overlapping windows" in caplog.text
+    assert "gold unit" not in caplog.text  # nothing was cut
+    assert out["window"] == [0, 1, 2, 0] and all(len(ids) <= 8 for ids in out["input_ids"]) and "lost" not in out.column_names
+
+
+def test_what_max_length_still_cuts_is_counted_in_the_log(tmp_path, tiny_tokenizer, caplog):
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\n" + "the " * 20 + "\t1\nfine\t0\n")
+    config = TaskConfig(name="sst2", type="sequence_classification", format="tsv", files={"train": "train.tsv"},
+                        columns={"text": "sentence"}, labels=["0", "1"], metric="accuracy", max_length=8)
+    task = build_task(config)
+    with caplog.at_level(logging.WARNING):
+        tokenize(load_split(config, task, "train", tmp_path), task, tiny_tokenizer, "sst2/train")
+    assert "sst2/train: 1 gold unit(s) (entities, marked spans or texts) cut by max_length=8" in caplog.text
 
 
 def test_hub_dataset_offline_says_to_use_local_files(tmp_path):

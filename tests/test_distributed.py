@@ -1,5 +1,5 @@
 """Two CPU processes (gloo) through torchrun: training runs every head without hanging, and evaluation gathers an
-uneven dev split into exactly the metrics one process gives."""
+uneven dev split into exactly the metrics one process gives, the windows of long sentences merged across batches."""
 
 import json
 import os
@@ -26,9 +26,11 @@ def test_two_processes_train_and_evaluate_like_one(tmp_path, tiny_encoder_dir):
         "tasks": [str(REPO / "task_configs" / f"demo_{t}.yaml") for t in ("ner", "relation", "sentiment")],
         "data_dir": str(data), "output_dir": str(tmp_path / "out"), "sampling": {"type": "temperature"},
         "train": {"max_steps": 6, "eval_every": 3, "batch_size": 4, "eval_batch_size": 8, "log_every": 1},
+        "task": {"demo_ner": {"max_length": 12}},  # most demo sentences need two or more windows
     })
     trained = _torchrun(str(SCRIPTS / "train.py"), str(run))
     assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "demo_ner/dev: " in trained.stderr and "overlapping windows" in trained.stderr
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert summary["steps"] == 6 and set(summary["dev"]) == {"demo_ner", "demo_relation", "demo_sentiment"}
     assert summary["processes"] == 2  # one gloo group, not two processes each training alone

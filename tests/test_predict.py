@@ -8,6 +8,7 @@ from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.predict import pipeline
 from mtl_nlp.tasks import build_task
+from mtl_nlp.tasks.base import decoded
 
 NER = TaskConfig(name="ner", type="token_classification", labels=["O", "B-PER", "I-PER"], metric="seqeval", files={"train": "x"})
 SENT = TaskConfig(name="sent", type="sequence_classification", labels=["neg", "pos"], metric="accuracy", files={"train": "x"})
@@ -62,8 +63,8 @@ def test_answers_equal_the_evaluation_path_with_character_offsets(tiny_encoder_d
         encoded.pop("lost")
         batch = task.collator(tokenizer)([{k: encoded[k][i] for k in encoded} for i in range(len(TEXTS))])
         with torch.no_grad():
-            decoded = task.decode(model(task=config.name, **batch).logits, batch)
-        for text, answer, expected in zip(TEXTS, answers, decoded):
+            predictions = decoded(task, model(task=config.name, **batch).logits, batch)
+        for text, answer, expected in zip(TEXTS, answers, predictions):
             if config is SENT:
                 assert answer["sent"]["label"] == expected
                 continue
@@ -94,9 +95,13 @@ def test_relations_come_from_predicted_entities_one_marked_pass_per_pair(tiny_en
 
 
 def test_empty_and_over_long_texts_say_what_was_done(tiny_encoder_dir, tmp_path):
-    short = TaskConfig(**{**NER.__dict__, "max_length": 8})
-    predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [short, SENT])))
+    """A tagger reads a long text in windows, every word of it; a text classifier reads its start and says so."""
+    short_ner, short_sent = (TaskConfig(**{**c.__dict__, "max_length": 8}) for c in (NER, SENT))
+    predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [short_ner, short_sent])))
+    with torch.no_grad():  # every word a one-word PER entity
+        predictor.model.heads["ner"].classifier.bias.copy_(torch.tensor([0.0, 9.0, 0.0]))
     empty, long = predictor(["  ", "john " * 20])
     assert empty["warnings"] == ["empty text: there are no words to predict on, so no task ran"] and "ner" not in empty
-    assert any("ner: the text is longer than the task's max_length of 8 sub-words" in w for w in long["warnings"])
+    assert long["warnings"] == ["sent: the text is longer than the task's max_length of 8 sub-words; only its start was read"]
+    assert [(e["start"], e["end"]) for e in long["ner"]["entities"]] == [(5 * i, 5 * i + 4) for i in range(20)]
     assert "sent" in long and "ner" in long

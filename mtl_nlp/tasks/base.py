@@ -11,6 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.spans import entity_spans
+from mtl_nlp.windows import group, numbers
 
 IGNORE_INDEX = -100
 
@@ -44,7 +45,11 @@ class Task(Protocol):
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
 
-    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list: ...
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list:
+        """One piece per row; a row is one window of an example (``batch["window"]`` numbers them, 0 first)."""
+
+    def merge(self, pieces: list) -> Any:
+        """One example's prediction from the pieces of its windows, in order (tasks without windows: ``only``)."""
 
     def references(self, batch: dict[str, list]) -> list: ...
 
@@ -56,7 +61,25 @@ class Task(Protocol):
         such a task also has ``pair_inputs(words, head, tail)``, the columns for one ordered pair of spans."""
 
     def answers(self, logits: Any, batch: dict[str, torch.Tensor]) -> list[dict]:
-        """JSON-ready answers per row, with scores; entities in word offsets ``[start, end)``."""
+        """JSON-ready answers per example (``batch`` holds all of its windows), with scores; entities in word
+        offsets ``[start, end)``."""
+
+
+def only(pieces: list) -> Any:
+    """The merge of a task whose examples are never split into windows."""
+    (piece,) = pieces
+    return piece
+
+
+def in_batch(task: Task, logits: Any, batch: dict) -> list[list]:
+    """The decoded pieces of each example of ``batch``, which holds all of its windows (serving, tests)."""
+    pieces = task.decode(logits, batch)
+    return group(list(zip(numbers(batch, len(pieces)), pieces)))
+
+
+def decoded(task: Task, logits: Any, batch: dict) -> list:
+    """One prediction per example of ``batch``: its windows' pieces decoded and merged."""
+    return [task.merge(pieces) for pieces in in_batch(task, logits, batch)]
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

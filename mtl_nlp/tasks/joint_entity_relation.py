@@ -17,9 +17,10 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import EntityPairHead, predicted_entities, word_tags
+from mtl_nlp.heads import EntityPairHead, word_tags
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX, scored_entities
+from mtl_nlp.tasks.base import IGNORE_INDEX, in_batch, scored_entities
+from mtl_nlp.windows import plan
 
 
 def bio_tags(length: int, entities: list[dict]) -> list[str]:
@@ -68,25 +69,43 @@ class JointEntityRelation:
         return None
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
-        encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=self.config.max_length)
+        """One row per window (one per sentence unless it is longer than ``max_length``): tags for every word in it,
+        and the ordered pairs of the gold entities that lie wholly inside it. ``lost`` counts, on a sentence's first
+        row, the entities and relations no window holds whole."""
+        rows, windows = plan(batch["tokens"], tokenizer, self.config.max_length, self.config.stride)
+        pieces = [(row, k, w) for row, ws in enumerate(windows) for k, w in enumerate(ws)]
+        encoded = tokenizer([rows[row][w.start : w.end] for row, _, w in pieces], is_split_into_words=True,
+                            truncation=True, max_length=self.config.max_length)
         tag_index = {t: i for i, t in enumerate(self.tags)}
         out = {k: list(v) for k, v in encoded.items()}
-        out.update(labels=[], word_starts=[], pair_spans=[], pair_labels=[], lost=[])
-        for row, (tokens, entities, relations) in enumerate(zip(batch["tokens"], batch["entities"], batch["relations"])):
-            word_ids = encoded.word_ids(row)
-            starts = [-1] * len(tokens)
+        out.update(labels=[], word_starts=[], pair_spans=[], pair_labels=[], window=[], own=[], lost=[])
+        held: dict[int, tuple[set, set]] = {}  # per sentence: entities and relations some window holds whole
+        for i, (row, k, w) in enumerate(pieces):
+            entities, relations = batch["entities"][row], batch["relations"][row]
+            word_ids = encoded.word_ids(i)
+            starts = [-1] * (w.end - w.start)
             for position, word in enumerate(word_ids):
                 if word is not None and starts[word] < 0:
                     starts[word] = position
-            tags = bio_tags(len(tokens), entities)
-            out["labels"].append([tag_index[tags[w]] if w is not None and starts[w] == j else IGNORE_INDEX for j, w in enumerate(word_ids)])
+            tags = bio_tags(len(rows[row]), entities)[w.start : w.end]
+            out["labels"].append([tag_index[tags[v]] if v is not None and starts[v] == j else IGNORE_INDEX for j, v in enumerate(word_ids)])
             out["word_starts"].append(starts)
-            spans = [subword_span(starts, e["start"], e["end"], len(word_ids)) for e in entities]
+            inside = [e["start"] >= w.start and e["end"] <= w.end for e in entities]
+            spans = [subword_span(starts, e["start"] - w.start, e["end"] - w.start, len(word_ids)) if whole else None
+                     for e, whole in zip(entities, inside)]
             related = {(r["head"], r["tail"]): self.labels.index(r["type"]) for r in relations}
             pairs = [(h, t) for h in range(len(entities)) for t in range(len(entities)) if h != t and spans[h] and spans[t]]
             out["pair_spans"].append([[*spans[h], *spans[t]] for h, t in pairs])
             out["pair_labels"].append([related.get(p, self.negative) for p in pairs])
-            out["lost"].append(sum(s is None for s in spans))
+            out["window"].append(k)
+            out["own"].append([w.start, w.own_start, w.own_end])
+            kept_entities, kept_relations = held.setdefault(row, (set(), set()))
+            kept_entities.update(e for e, span in enumerate(spans) if span)
+            kept_relations.update(p for p in pairs if p in related)
+        for row, k, _ in pieces:
+            kept_entities, kept_relations = held[row]
+            missing = len(batch["entities"][row]) - len(kept_entities) + len(batch["relations"][row]) - len(kept_relations)
+            out["lost"].append(0 if k else missing)
         return out
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
@@ -104,38 +123,56 @@ class JointEntityRelation:
         relation = nn.functional.cross_entropy(pair_logits.flatten(0, 1).float(), targets, ignore_index=IGNORE_INDEX)
         return entity + relation
 
-    def decode(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[str]:
-        """One JSON string per sentence: predicted entities and relations, in word offsets (SpERT's shape)."""
+    def decode(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[dict]:
+        """Per row: the entities (word offsets of the whole sentence, scored) whose first word its window owns, and
+        a label for every ordered pair of the entities it found, with the pair's ``margin`` from the window's edges."""
         token_logits, pair_logits, pairs = logits
+        own = batch["own"].tolist() if "own" in batch else None
         out = []
         for row, starts in enumerate(batch["word_starts"].tolist()):
-            found = predicted_entities(token_logits[row], starts, self.tags, self.config.decoding)
-            entities = [[s, e, kind] for kind, s, e in found]
-            relations = []
-            for (h, t), label in zip(pairs[row], pair_logits[row].argmax(-1).tolist()):
-                if label != self.negative:
-                    relations.append([*entities[h], *entities[t], self.labels[label]])
-            out.append(json.dumps({"entities": entities, "relations": relations}))
+            words = sum(s != -2 for s in starts)
+            start, own_start, own_end = own[row] if own else (0, 0, words)
+            read = word_tags(token_logits[row], starts, self.tags, self.config.decoding)
+            entities = scored_entities([tag for tag, _ in read], [p for _, p in read])
+            best = pair_logits[row].float().softmax(-1).max(-1)
+            pieces = [
+                {"head": _shifted(entities[h], start), "tail": _shifted(entities[t], start), "type": self.labels[k],
+                 "score": round(p, 4), "margin": min(entities[h]["start"], entities[t]["start"],
+                                                     words - entities[h]["end"], words - entities[t]["end"])}
+                for (h, t), p, k in zip(pairs[row], best.values.tolist(), best.indices.tolist())
+            ]
+            entities = [_shifted(e, start) for e in entities if own_start <= e["start"] + start < own_end]
+            out.append({"entities": entities, "pairs": pieces})
         return out
+
+    def merge(self, pieces: list[dict]) -> str:
+        """One JSON string per sentence: predicted entities and relations, in word offsets (SpERT's shape)."""
+        joined = self._joined(pieces)
+        entities = [[e["start"], e["end"], e["type"]] for e in joined["entities"]]
+        relations = [[*entities[r["head"]], *entities[r["tail"]], r["type"]] for r in joined["relations"]]
+        return json.dumps({"entities": entities, "relations": relations})
+
+    def _joined(self, pieces: list[dict]) -> dict:
+        """A sentence's entities (each from the window that owns its first word) and the relations between two of
+        them (``head``/``tail`` index that list), each pair labelled by the window where it sits furthest from an edge."""
+        entities = [e for piece in pieces for e in piece["entities"]]
+        index = {_key(e): i for i, e in enumerate(entities)}
+        chosen: dict[tuple, dict] = {}
+        for pair in (p for piece in pieces for p in piece["pairs"]):
+            key = (_key(pair["head"]), _key(pair["tail"]))
+            if key[0] in index and key[1] in index and (key not in chosen or pair["margin"] > chosen[key]["margin"]):
+                chosen[key] = pair
+        relations = [{"head": index[h], "tail": index[t], "type": p["type"], "score": p["score"]}
+                     for (h, t), p in chosen.items() if p["type"] != self.labels[self.negative]]
+        return {"entities": entities, "relations": relations}
 
     def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
         return {"tokens": [words], "entities": [[]], "relations": [[]]}
 
     def answers(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[dict]:
-        """Entities (scored by their words' tag probabilities) and the relations the head found between them."""
-        token_logits, pair_logits, pairs = logits
-        out = []
-        for row, starts in enumerate(batch["word_starts"].tolist()):
-            read = word_tags(token_logits[row], starts, self.tags, self.config.decoding)
-            entities = scored_entities([tag for tag, _ in read], [p for _, p in read])
-            relation_best = pair_logits[row].float().softmax(-1).max(-1)
-            relations = [
-                {"head": h, "tail": t, "type": self.labels[k], "score": round(p, 4)}
-                for (h, t), p, k in zip(pairs[row], relation_best.values.tolist(), relation_best.indices.tolist())
-                if k != self.negative
-            ]
-            out.append({"entities": entities, "relations": relations})
-        return out
+        """Per sentence (its windows all in ``batch``): entities scored by their words' tag probabilities, and the
+        relations the head found between them (``head``/``tail`` index the entities)."""
+        return [self._joined(pieces) for pieces in in_batch(self, logits, batch)]
 
     def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
         """Predictions in the benchmark's own answer format (``<stem>.json``), for its official scorer."""
@@ -150,6 +187,14 @@ class JointEntityRelation:
         return out
 
 
+def _shifted(entity: dict, offset: int) -> dict:
+    return {**entity, "start": entity["start"] + offset, "end": entity["end"] + offset}
+
+
+def _key(entity: dict) -> tuple[int, int, str]:
+    return entity["start"], entity["end"], entity["type"]
+
+
 class JointCollator:
     """Pads the encoder inputs with the tokenizer, and token tags, word starts and entity pairs by hand."""
 
@@ -162,6 +207,9 @@ class JointCollator:
         length = batch["input_ids"].shape[1]
         words = max(len(f["word_starts"]) for f in features)
         pairs = max(1, max(len(f["pair_labels"]) for f in features))
+        for key in ("window", "own"):
+            if key in features[0]:
+                batch[key] = torch.tensor([f[key] for f in features])
         batch["word_starts"] = torch.tensor([f["word_starts"] + [-2] * (words - len(f["word_starts"])) for f in features])
         batch["pair_spans"] = torch.tensor([f["pair_spans"] + [[0, 1, 0, 1]] * (pairs - len(f["pair_spans"])) for f in features])
         batch["labels"] = {

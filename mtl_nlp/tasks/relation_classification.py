@@ -16,7 +16,8 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_relation_answers
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import RELATION_FEATURES, SpanPairHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, scored_labels
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels
+from mtl_nlp.windows import around, budget_of, subword_counts
 
 
 def markers(role: str, entity_type: str | None) -> tuple[str, str]:
@@ -91,6 +92,7 @@ class RelationClassification:
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
         words = [insert_markers(t, h, x, self.typed) for t, h, x in zip(batch["tokens"], batch["head"], batch["tail"])]
+        words = self._around_pairs(words, tokenizer)
         encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.config.max_length)
         for key in ("head_index", "head_end", "tail_index", "tail_end", "lost"):
             encoded[key] = []
@@ -106,6 +108,19 @@ class RelationClassification:
         encoded["labels"] = label_ids(self.labels, batch["label"])
         return encoded
 
+    def _around_pairs(self, rows: list[list[str]], tokenizer: PreTrainedTokenizerBase) -> list[list[str]]:
+        """Marked sentences longer than ``max_length`` cut to a window around their pair, with context on both
+        sides; a pair that does not fit even alone is left to truncation, which ``preprocess`` counts."""
+        budget, marks = budget_of(tokenizer, self.config.max_length), set(self.special_tokens())
+        out = []
+        for words, counts in zip(rows, subword_counts(rows, tokenizer)):
+            if sum(counts) > budget:
+                inside = [i for i, w in enumerate(words) if w in marks]
+                start, end = around(counts, inside[0], inside[-1], budget)
+                words = words[start:end]
+            out.append(words)
+        return out
+
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
         return DataCollatorWithPadding(tokenizer)
 
@@ -117,6 +132,8 @@ class RelationClassification:
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
         return argmax_labels(logits, self.labels)
+
+    merge = staticmethod(only)  # one row per example
 
     def text_inputs(self, words: list[str], text: str) -> None:
         return None  # the task classifies a pair of entities: see pair_inputs

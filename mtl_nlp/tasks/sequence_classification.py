@@ -11,7 +11,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_labels
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import SequenceHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, scored_labels
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels
 
 
 class SequenceClassification:
@@ -58,6 +58,8 @@ class SequenceClassification:
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
         return argmax_labels(logits, self.labels)
+
+    merge = staticmethod(only)  # one row per example
 
     def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
         return {"text": [text], "label": [self.labels[0]]}

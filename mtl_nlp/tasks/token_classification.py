@@ -12,8 +12,8 @@ from mtl_nlp.answers import write_conll
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
-from mtl_nlp.spans import entity_spans
-from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, scored_entities
+from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities
+from mtl_nlp.windows import plan
 
 
 def to_iob2(tags: list[str], scheme: str) -> list[str]:
@@ -71,16 +71,23 @@ class TokenClassification:
         return None
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
-        encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=self.config.max_length)
+        """One row per window (one per sentence unless it is longer than ``max_length``), every word labelled at its
+        first sub-word; ``window`` numbers a sentence's windows and ``own`` holds ``[start, own_start, own_end]``.
+        Windows start at a word, so every word keeps its first sub-word: nothing is lost (``lost`` stays 0)."""
+        rows, windows = plan(batch["tokens"], tokenizer, self.config.max_length, self.config.stride)
+        pieces = [(row, k, w) for row, ws in enumerate(windows) for k, w in enumerate(ws)]
+        encoded = tokenizer([rows[row][w.start : w.end] for row, _, w in pieces], is_split_into_words=True,
+                            truncation=True, max_length=self.config.max_length)
         index = {label: i for i, label in enumerate(self.labels)}
-        encoded["labels"], encoded["lost"] = [], []
-        for row, raw_tags in enumerate(batch["tags"]):
-            tags = to_iob2(raw_tags, self.config.tag_scheme)
-            word_ids = encoded.word_ids(row)
-            first = [w is not None and (j == 0 or word_ids[j - 1] != w) for j, w in enumerate(word_ids)]
-            encoded["labels"].append([index[tags[w]] if f else IGNORE_INDEX for w, f in zip(word_ids, first)])
-            kept = {w for w in word_ids if w is not None}
-            encoded["lost"].append(sum(any(w not in kept for w in range(s, e)) for _, s, e in entity_spans(tags)))
+        tags = [to_iob2(raw, self.config.tag_scheme) for raw in batch["tags"]]
+        encoded["labels"], encoded["window"], encoded["own"] = [], [], []
+        for i, (row, k, w) in enumerate(pieces):
+            word_ids = encoded.word_ids(i)
+            first = [v is not None and (j == 0 or word_ids[j - 1] != v) for j, v in enumerate(word_ids)]
+            encoded["labels"].append([index[tags[row][w.start + v]] if f else IGNORE_INDEX for v, f in zip(word_ids, first)])
+            encoded["window"].append(k)
+            encoded["own"].append([w.start, w.own_start, w.own_end])
+        encoded["lost"] = [0] * len(pieces)
         return encoded
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorForTokenClassification:
@@ -92,28 +99,47 @@ class TokenClassification:
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cross_entropy(logits, labels)
 
-    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[list[str]]:
-        """Word-level tags read at each word's first sub-word (where the label is not ignored)."""
-        return [[self.labels[i] for i in ids] for ids, _ in self._word_tags(logits, batch)]
-
-    def _word_tags(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[tuple[list[int], list[float]]]:
-        """Per row: the tag id of each word (per-word argmax, or the best valid IOB2 sequence with ``viterbi``) and
-        that tag's probability."""
-        log_probs = logits.float().log_softmax(-1)
-        keep = batch["labels"] != IGNORE_INDEX
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[tuple[int, int, torch.Tensor]]:
+        """Per row, ``(own_start, own_end, log-probabilities of the owned words)``: what ``merge`` joins into a
+        sentence's tags. Words are read at their first sub-word (where the label is not ignored)."""
+        log_probs = logits.detach().float().log_softmax(-1).cpu()
+        keep = (batch["labels"] != IGNORE_INDEX).cpu()
+        own = batch["own"].tolist() if "own" in batch else None
         out = []
         for row in range(logits.shape[0]):
             words = log_probs[row][keep[row]]
-            ids = best_tags(words, self.labels, self.config.decoding)
-            out.append((ids, words[range(len(ids)), ids].exp().tolist()))
+            start, own_start, own_end = own[row] if own else (0, 0, len(words))
+            out.append((own_start, own_end, words[own_start - start : own_end - start]))
         return out
+
+    def merge(self, pieces: list[tuple[int, int, torch.Tensor]]) -> list[str]:
+        """A sentence's tags from its windows' pieces."""
+        return [self.labels[i] for i in self._best(pieces)[0]]
+
+    def _best(self, pieces: list[tuple[int, int, torch.Tensor]]) -> tuple[list[int], list[float]]:
+        """Tag ids of the whole sentence (per-word argmax, or the best valid IOB2 sequence with ``viterbi``, run
+        across window seams) and each tag's probability. Windows read every word; a word missing from the pieces
+        all the same would be read as certain ``O``, never shift the words after it."""
+        words = pieces[-1][1]
+        outside = self.labels.index("O") if "O" in self.labels else 0
+        scores = torch.full((words, len(self.labels)), float("-inf"))
+        scores[:, outside] = 0.0
+        for own_start, _, log_probs in pieces:
+            scores[own_start : own_start + len(log_probs)] = log_probs
+        ids = best_tags(scores, self.labels, self.config.decoding)
+        return ids, scores[range(len(ids)), ids].exp().tolist()
 
     def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
         return {"tokens": [words], "tags": [["O"] * len(words)]}
 
     def answers(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[dict]:
-        """Entities of the tags ``decode`` reads, scored by their words' tag probabilities."""
-        return [{"entities": scored_entities([self.labels[i] for i in ids], p)} for ids, p in self._word_tags(logits, batch)]
+        """Per sentence (its windows are all in ``batch``): the entities of the tags ``merge`` reads, scored by their
+        words' tag probabilities."""
+        out = []
+        for pieces in in_batch(self, logits, batch):
+            ids, probabilities = self._best(pieces)
+            out.append({"entities": scored_entities([self.labels[i] for i in ids], probabilities)})
+        return out
 
     def write_answers(self, raw, predictions: list, folder: Path, stem: str) -> Path:
         """Predictions in the benchmark's own answer format (``<stem>.conll.txt``), for its official scorer."""

@@ -5,9 +5,9 @@ import torch
 
 from conftest import ASSETS
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import pair_states
+from mtl_nlp.heads import pair_states, predicted_entities
 from mtl_nlp.readers import read_spert
-from mtl_nlp.tasks.base import IGNORE_INDEX
+from mtl_nlp.tasks.base import IGNORE_INDEX, decoded
 from mtl_nlp.tasks.joint_entity_relation import JointEntityRelation
 
 CONFIG = TaskConfig(
@@ -59,7 +59,7 @@ def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenize
         head.classifier.weight.zero_()
         head.classifier.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))  # every pair the third label
     output = head(hidden, batch)
-    predicted = [json.loads(x) for x in task.decode(output, batch)]
+    predicted = [json.loads(x) for x in decoded(task, output, batch)]
     assert [e[2] for e in predicted[0]["entities"]] == ["Loc"] * 8 and len(output[2][0]) == 8 * 7
     assert len(predicted[0]["relations"]) == 8 * 7  # every ordered pair of predicted entities was classified
     assert {r[-1] for r in predicted[0]["relations"]} == {task.labels[2]}
@@ -76,7 +76,7 @@ def test_viterbi_decoding_turns_a_run_of_inside_tags_into_one_entity(tiny_tokeni
             head.tagger.weight.zero_()
             head.tagger.bias.copy_(torch.tensor([-1.0, 0.5, 1.0, -1.0, -1.0, -1.0, -1.0]))  # I-Loc best, then B-Loc
             output = head(torch.randn(*batch["input_ids"].shape, 8), batch)
-        found[decoding] = (json.loads(task.decode(output, batch)[0])["entities"], len(output[2][0]), task.answers(output, batch)[0])
+        found[decoding] = (json.loads(decoded(task, output, batch)[0])["entities"], len(output[2][0]), task.answers(output, batch)[0])
     words = 8
     assert found["argmax"][:2] == ([], 0)  # I-Loc after nothing: strict scoring finds no entity
     assert found["viterbi"][:2] == ([[0, words, "Loc"]], 0)  # B-Loc I-Loc ...: one entity, no pair to classify
@@ -108,3 +108,40 @@ def test_predictor_returns_entities_and_relations(tiny_encoder_dir, tmp_path):
     assert [e["text"] for e in answer["entities"]] == ["John", "works", "for", "Acme", "."]
     assert len(answer["relations"]) == 5 * 4
     assert all(r["type"] == CONFIG.labels[1] and r["head"]["type"] == "Peop" for r in answer["relations"])
+
+
+def test_a_long_sentence_is_read_in_windows_and_its_entities_and_relations_merged(tiny_tokenizer):
+    """A sentence four times max_length: windows hold each relation's pair whole, nothing is counted lost, and a head
+    that tags every word right and labels every gold pair merges into exactly the sentence's gold answer."""
+    words = ["john", "smith", "works", "for", "acme", "in", "paris", "."] * 4
+    entities = [{"start": 8 * i + s, "end": 8 * i + e, "type": t} for i in range(4) for s, e, t in ((0, 2, "Peop"), (4, 5, "Org"))]
+    relations = [{"head": 2 * i, "tail": 2 * i + 1, "type": "Work_For"} for i in range(4)]
+    task = JointEntityRelation(dataclasses.replace(CONFIG, max_length=14, stride=4))
+    raw = {"tokens": [words], "entities": [entities], "relations": [relations]}
+    encoded = task.preprocess(raw, tiny_tokenizer)
+    assert len(encoded["window"]) >= 3 and sum(encoded["lost"]) == 0 and all(len(ids) <= 14 for ids in encoded["input_ids"])
+    batch = task.collator(tiny_tokenizer)([{k: v[i] for k, v in encoded.items() if k != "lost"} for i in range(len(encoded["window"]))])
+    token_logits = torch.nn.functional.one_hot(batch["labels"]["tags"].clamp(min=0), len(task.tags)).float() * 5
+    gold = {(e["start"], e["end"]): e for e in entities}
+    related = {(id(entities[r["head"]]), id(entities[r["tail"]])) for r in relations}
+    pairs, pair_logits = [], []
+    for row, starts in enumerate(batch["word_starts"].tolist()):  # the pairs the head builds from the predicted entities
+        offset = encoded["own"][row][0]
+        found = [gold.get((s + offset, e + offset)) for _, s, e in predicted_entities(token_logits[row], starts, task.tags)]
+        index = [(h, t) for h in range(len(found)) for t in range(len(found)) if h != t]
+        label = [1 if found[h] and found[t] and (id(found[h]), id(found[t])) in related else 0 for h, t in index]
+        pairs.append(index)
+        pair_logits.append([[5.0 * (k == j) for k in range(3)] for j in label] or [[0.0] * 3])
+    width = max(len(p) for p in pair_logits)
+    padded = torch.tensor([p + [[0.0] * 3] * (width - len(p)) for p in pair_logits])
+    merged = decoded(task, (token_logits, padded, pairs), batch)
+    assert [json.loads(m) for m in merged] == [json.loads(r) for r in task.references(raw)]
+
+
+def test_a_relation_no_window_holds_whole_is_counted_lost(tiny_tokenizer):
+    words = ["john"] + ["works"] * 20 + ["acme"]
+    entities = [{"start": 0, "end": 1, "type": "Peop"}, {"start": 21, "end": 22, "type": "Org"}]
+    task = JointEntityRelation(dataclasses.replace(CONFIG, max_length=10, stride=2))
+    encoded = task.preprocess({"tokens": [words], "entities": [entities], "relations": [[{"head": 0, "tail": 1, "type": "Work_For"}]]},
+                              tiny_tokenizer)
+    assert encoded["lost"][0] == 1 and sum(encoded["lost"]) == 1  # the relation, counted once; both entities are held

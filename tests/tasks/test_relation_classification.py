@@ -7,9 +7,9 @@ from mtl_nlp.heads import SpanPairHead
 from mtl_nlp.tasks.relation_classification import RelationClassification, insert_markers
 
 
-def _task(types=("PER", "ORG")) -> RelationClassification:
+def _task(types=("PER", "ORG"), **extra) -> RelationClassification:
     config = TaskConfig(name="rel", type="relation_classification", labels=["none", "works_for"], metric="relation_f1",
-                        negative_label="none", files={"train": "x"}, entity_types=list(types))
+                        negative_label="none", files={"train": "x"}, entity_types=list(types), **extra)
     return RelationClassification(config)
 
 
@@ -32,6 +32,22 @@ def test_head_and_tail_indices_point_at_the_opening_markers(tiny_tokenizer):
     pieces = tokenizer.convert_ids_to_tokens(out["input_ids"][0])
     assert pieces[out["head_index"][0]] == "[E1:PER]" and pieces[out["tail_index"][0]] == "[E2:ORG]"
     assert out["labels"] == [1] and out["lost"] == [0]
+
+
+def test_a_pair_past_max_length_is_read_in_a_window_around_it(tiny_tokenizer):
+    """Both markers of a pair near the end of a long sentence survive, with context on both sides; a pair wider than
+    max_length cannot, and is counted."""
+    task = _task(max_length=12)
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.add_special_tokens({"additional_special_tokens": task.special_tokens()})
+    tokens = ["the"] * 30 + ["acme", "hired", "john", "in", "paris"] + ["the"] * 30
+    batch = {"tokens": [tokens, tokens], "head": [{"start": 32, "end": 33, "type": "PER"}, {"start": 32, "end": 33, "type": "PER"}],
+             "tail": [{"start": 30, "end": 31, "type": "ORG"}, {"start": 2, "end": 3, "type": "ORG"}], "label": ["works_for"] * 2}
+    out = task.preprocess(batch, tokenizer)
+    pieces = tokenizer.convert_ids_to_tokens(out["input_ids"][0])
+    assert len(pieces) == 12 and pieces[out["head_index"][0]] == "[E1:PER]" and pieces[out["tail_index"][0]] == "[E2:ORG]"
+    assert pieces[1:3] == ["the", "the"] and pieces[-2] == "in"  # context kept on both sides of the pair
+    assert out["lost"] == [0, 1]
 
 
 def test_direction_changes_the_pair_representation():

@@ -1,6 +1,6 @@
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.spans import entity_spans
-from mtl_nlp.tasks.base import IGNORE_INDEX
+from mtl_nlp.tasks.base import IGNORE_INDEX, decoded
 from mtl_nlp.tasks.token_classification import TokenClassification, labels_as_iob2, to_iob2
 
 
@@ -46,7 +46,7 @@ def test_decode_reads_first_subwords_only():
     logits = torch.zeros(1, 6, 5)
     logits[0, 1, 1] = logits[0, 2, 2] = logits[0, 3, 3] = logits[0, 4, 0] = 1
     labels = torch.tensor([[IGNORE_INDEX, 1, 2, IGNORE_INDEX, 0, IGNORE_INDEX]])
-    assert task.decode(logits, {"labels": labels}) == [["B-PER", "I-PER", "O"]]
+    assert decoded(task, logits, {"labels": labels}) == [["B-PER", "I-PER", "O"]]
 
 
 def test_check_catches_length_mismatch():
@@ -63,8 +63,56 @@ def test_viterbi_decoding_reads_first_subwords_and_never_breaks_iob2():
                                       (1, 1, 4, 3.0), (1, 1, 3, 2.5), (1, 2, 4, 2.0)]:
         logits[row, position, tag] = value
     batch = {"labels": labels}
-    assert _task().decode(logits, batch) == [["O", "I-PER", "I-LOC"], ["I-LOC", "I-LOC"]]
+    assert decoded(_task(), logits, batch) == [["O", "I-PER", "I-LOC"], ["I-LOC", "I-LOC"]]
     viterbi_task = _task(decoding="viterbi")
-    assert viterbi_task.decode(logits, batch) == [["O", "B-PER", "B-LOC"], ["B-LOC", "I-LOC"]]
+    assert decoded(viterbi_task, logits, batch) == [["O", "B-PER", "B-LOC"], ["B-LOC", "I-LOC"]]
     answers = viterbi_task.answers(logits, batch)
     assert [(e["type"], e["start"], e["end"]) for e in answers[1]["entities"]] == [("LOC", 0, 2)]
+
+
+def _gold_logits(out: dict):
+    """Logits that put each labelled sub-word's gold tag first: a model that is right wherever it reads."""
+    import torch
+
+    length = max(len(ids) for ids in out["input_ids"])
+    logits = torch.zeros(len(out["input_ids"]), length, 5)
+    for row, labels in enumerate(out["labels"]):
+        for position, label in enumerate(labels):
+            if label != IGNORE_INDEX:
+                logits[row, position, label] = 5.0
+    return logits
+
+
+def _batch(out: dict) -> dict:
+    import torch
+
+    length = max(len(ids) for ids in out["input_ids"])
+    labels = [row + [IGNORE_INDEX] * (length - len(row)) for row in out["labels"]]
+    return {"labels": torch.tensor(labels), "window": torch.tensor(out["window"]), "own": torch.tensor(out["own"])}
+
+
+def test_a_sentence_longer_than_max_length_is_read_in_windows_and_merged_whole(tiny_tokenizer):
+    """Every word is labelled in some window, nothing is counted lost, and windows that each predict what they read
+    merge into the sentence's own tags, an entity across a window seam included."""
+    words = ["john", "smith", "lives", "in", "paris", "and", "john", "smith", "lives", "in", "new", "york", "with", "paris"] * 2
+    tags = ["B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O", "B-LOC"] * 2
+    for decoding in ("argmax", "viterbi"):
+        task = _task(max_length=10, stride=3, decoding=decoding)
+        out = task.preprocess({"tokens": [words, ["paris"]], "tags": [tags, ["B-LOC"]]}, tiny_tokenizer)
+        assert all(len(ids) <= 10 for ids in out["input_ids"])
+        assert out["window"][0] == 0 and max(out["window"]) >= 3 and out["window"][-1] == 0  # the short one: one row
+        assert sum(out["lost"]) == 0
+        owned = [w for start, own_start, own_end in out["own"][:-1] for w in range(own_start, own_end)]
+        assert owned == list(range(len(words)))
+        assert decoded(task, _gold_logits(out), _batch(out)) == [tags, ["B-LOC"]]
+
+
+def test_a_word_longer_than_max_length_and_a_word_the_tokenizer_drops_are_still_read(tiny_tokenizer):
+    """An over-long word keeps its first sub-words (its window starts with it); a zero-width character, which the
+    tokenizer would drop and so shift every later word's tag, is read as [UNK]."""
+    task = _task(max_length=8, stride=2)
+    words, tags = ["paris", "zzzzzzzzzzzzzzzzzzzzzzzz", "\u200b", "john"], ["O", "B-LOC", "O", "B-PER"]
+    out = task.preprocess({"tokens": [words], "tags": [tags]}, tiny_tokenizer)
+    assert sum(out["lost"]) == 0 and len(out["window"]) >= 2
+    assert "[UNK]" in tiny_tokenizer.convert_ids_to_tokens([i for ids in out["input_ids"] for i in ids])
+    assert decoded(task, _gold_logits(out), _batch(out)) == [tags]
