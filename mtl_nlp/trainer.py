@@ -342,6 +342,7 @@ def fit(
         **log.summary(weighting, gradients, log.step),
         "train_seconds": log.train_seconds,
         "eval_seconds": log.eval_seconds,
+        "train_tokens": log.tokens * accelerator.num_processes,  # non-padding tokens read in training
         "train_tokens_per_second": log.tokens * accelerator.num_processes / max(log.train_seconds, 1e-9),
         "steps": log.step,
         "processes": accelerator.num_processes,

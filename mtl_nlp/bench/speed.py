@@ -1,0 +1,213 @@
+"""Training speed beside the plain Transformers way, measured side by side in one invocation (scripts/benchmark_speed.py;
+serving is in :mod:`mtl_nlp.bench.serving`).
+
+The baseline is what a user without this tool writes: one ``transformers.Trainer`` per task with the matching Auto
+class (``AutoModelForTokenClassification`` for a tagger, ``AutoModelForSequenceClassification`` for a text or marked
+relation classifier), run one after another, on the same tokenized examples, batch size, learning rate and
+``max_length``. Our loop trains all the tasks in one model, one batch of each task in turn (round robin), so every
+system sees every example exactly once. Systems are alternated A B C A B C, and only ratios within the run are quoted:
+the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+SYSTEMS = ("ours", "ours_grouped", "trainer")
+LABELS = {"ours": "mtl_nlp, default settings", "ours_grouped": "mtl_nlp, train.group_by_length: true",
+          "trainer": "transformers.Trainer, one model per task"}
+
+
+def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
+    """FLOP/s of fp32 square matrix products on this machine, now (the ceiling the training step is held against)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        count += 1
+    return 2 * size**3 * count / (time.perf_counter() - started)
+
+
+def flops_per_token(encoder: nn.Module, mean_length: float) -> float:
+    """Training FLOPs per useful token: 6 x the encoder layers' matrix weights (forward 2, backward 4), plus the
+    attention products (QK^T and AV, 4 x hidden x length per token and layer, times 3 with the backward pass)."""
+    config = encoder.config
+    dense = sum(m.weight.numel() for name, m in encoder.named_modules() if isinstance(m, nn.Linear) and ".layer." in name)
+    return 6 * dense + 12 * config.num_hidden_layers * config.hidden_size * mean_length
+
+
+def task_rows(run, config, tokenizer):
+    """The seeded subset of a task's training split the run trains on, tokenized by the task (cached by datasets)."""
+    from mtl_nlp.data import load_split, tokenize
+    from mtl_nlp.tasks import build_task
+    from mtl_nlp.trainer import subset
+
+    task = build_task(config)
+    raw = subset(load_split(config, task, "train", run.data_dir_for(config.name)), run.train.max_train_examples,
+                 run.train.seed, config.name)
+    return task, tokenize(raw, task, tokenizer, f"{config.name}/train")
+
+
+def ours(run_path: str, overrides: list[str], out_dir: Path) -> dict:
+    """One training run of our loop; its own metrics.json says the useful tokens and the training seconds."""
+    from mtl_nlp.trainer import train
+    from mtl_nlp.validation import validate_run
+
+    run = validate_run(run_path, [*overrides, f"output_dir={out_dir}"])
+    metrics = json.loads((train(run) / "metrics.json").read_text())
+    return {"seconds": metrics["train_seconds"], "tokens": metrics["train_tokens"]}
+
+
+def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
+    """One ``transformers.Trainer`` per task, one epoch of the same examples each, timed around ``train()``."""
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from mtl_nlp.encoders import load_tokenizer, resolve_encoder
+    from mtl_nlp.tasks import build_task
+    from mtl_nlp.validation import validate_run
+
+    run = validate_run(run_path, overrides)
+    path, t = resolve_encoder(run.encoder), run.train
+    seconds, tokens = 0.0, 0
+    for config in run.tasks:
+        tokenizer = load_tokenizer(path)
+        markers = build_task(config).special_tokens()
+        if markers:
+            tokenizer.add_special_tokens({"additional_special_tokens": markers})
+        task, rows = task_rows(run, config, tokenizer)
+        auto = AutoModelForTokenClassification if task.hub_task == "token-classification" else AutoModelForSequenceClassification
+        model = auto.from_pretrained(path, num_labels=len(task.labels))
+        if markers:
+            model.resize_token_embeddings(len(tokenizer))
+        steps = -(-len(rows) // t.batch_size)
+        args = TrainingArguments(
+            output_dir=str(out_dir / config.name), per_device_train_batch_size=t.batch_size, learning_rate=t.learning_rate,
+            max_steps=steps, warmup_steps=int(t.warmup_ratio * steps), weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
+            seed=t.seed, report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_pin_memory=False,
+        )
+        runner = Trainer(model=model, args=args, train_dataset=rows, data_collator=task.collator(tokenizer))
+        started = time.perf_counter()
+        runner.train()
+        seconds += time.perf_counter() - started
+        tokens += sum(sum(mask) for mask in rows["attention_mask"])
+    return {"seconds": seconds, "tokens": tokens}
+
+
+def data_path(run_path: str, overrides: list[str]) -> dict:
+    """Seconds our loaders take to produce one epoch of every task's batches (shuffling, grouping, collation and
+    padding) with no model: the part of a training step spent outside forward, backward and the optimiser. Also
+    the training FLOPs per useful token of these examples."""
+    from mtl_nlp.data import make_loader
+    from mtl_nlp.encoders import add_special_tokens, load_encoder
+    from mtl_nlp.tasks import build_task
+    from mtl_nlp.validation import validate_run
+
+    run = validate_run(run_path, overrides)
+    encoder, tokenizer = load_encoder(run.encoder)
+    add_special_tokens(tokenizer, encoder, [m for c in run.tasks for m in build_task(c).special_tokens()])
+    seconds, lengths = 0.0, []
+    for config in run.tasks:
+        task, rows = task_rows(run, config, tokenizer)
+        lengths += [sum(mask) for mask in rows["attention_mask"]]
+        loader = make_loader(rows, task, tokenizer, batch_size=run.train.batch_size, shuffle=True, seed=run.train.seed,
+                             group_by_length=run.train.group_by_length)
+        started = time.perf_counter()
+        for _ in loader:
+            pass
+        seconds += time.perf_counter() - started
+    return {"seconds": seconds, "flops_per_token": flops_per_token(encoder, sum(x * x for x in lengths) / sum(lengths))}
+
+
+def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path) -> dict:
+    """The training comparison: every system ``rounds`` times, alternated; tokens per second, the ratio of each of
+    ours to the Trainer per round, FLOP/s against the matrix-product rate, and the data path's share."""
+    from mtl_nlp.validation import validate_run
+
+    base = [*overrides, f"train.max_train_examples={examples}", "sampling.type=round_robin", "train.log_every=1000000"]
+    run = validate_run(run_path, base)
+    steps = len(run.tasks) * -(-examples // run.train.batch_size)
+    base += [f"train.max_steps={steps}", f"train.eval_every={steps}"]
+    for c in run.tasks:  # no dev split (local or Hub): nothing is evaluated
+        base += [f"task.{c.name}.files={{train: {c.files['train']}}}", f"task.{c.name}.hub=null"]
+    grouped = [*base, "train.group_by_length=true"]
+    plans = {"ours": lambda r: ours(run_path, base, out_dir / f"ours-{r}"),
+             "ours_grouped": lambda r: ours(run_path, grouped, out_dir / f"ours_grouped-{r}"),
+             "trainer": lambda r: trainer(run_path, base, out_dir / f"trainer-{r}")}
+    per_round: list[dict] = []
+    for r in range(rounds):
+        per_round.append({name: plans[name](r) for name in SYSTEMS})
+    rate = matmul_rate()
+    data = {"ours": data_path(run_path, base), "ours_grouped": data_path(run_path, grouped)}
+    return summarise(per_round, rate, data, run, examples, steps)
+
+
+def summarise(per_round: list[dict], rate: float, data: dict, run, examples: int, steps: int) -> dict:
+    flops = data["ours"]["flops_per_token"]
+    systems = {}
+    for name in SYSTEMS:
+        speeds = [r[name]["tokens"] / r[name]["seconds"] for r in per_round]
+        systems[name] = {"label": LABELS[name], "tokens_per_second": statistics.mean(speeds), "per_round": speeds,
+                         "flops_per_second": statistics.mean(speeds) * flops}
+        systems[name]["matmul_share"] = systems[name]["flops_per_second"] / rate
+        if name in data:
+            seconds = statistics.mean(r[name]["seconds"] for r in per_round)
+            systems[name]["data_path_share"] = data[name]["seconds"] / seconds
+    for name in ("ours", "ours_grouped"):
+        ratios = [r[name]["tokens"] / r[name]["seconds"] / (r["trainer"]["tokens"] / r["trainer"]["seconds"]) for r in per_round]
+        systems[name]["ratio_to_trainer"] = statistics.mean(ratios)
+        systems[name]["ratio_per_round"] = ratios
+    return {
+        "tasks": [c.name for c in run.tasks], "examples_per_task": examples, "batch_size": run.train.batch_size,
+        "max_length": {c.name: c.max_length for c in run.tasks}, "steps": steps, "rounds": len(per_round),
+        "encoder": run.encoder, "matmul_flops_per_second": rate, "training_flops_per_token": flops,
+        "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "torch": torch.__version__, "systems": systems, "rounds_raw": per_round,
+    }
+
+
+def table(result: dict) -> str:
+    """The Markdown table of ``measure``'s result."""
+    lines = [
+        f"Training on {', '.join(result['tasks'])}: {result['examples_per_task']} examples each, batches of "
+        f"{result['batch_size']}, {result['rounds']} alternated rounds, {result['threads']} threads. Dense fp32 matrix "
+        f"product: {result['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s measured in the same run.",
+        "",
+        "| system | useful tokens/s (mean of rounds) | × Trainer (per round) | GFLOP/s | of matmul rate | data path share |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in result["systems"].values():
+        ratio = (f"{s['ratio_to_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in s['ratio_per_round'])})"
+                 if "ratio_to_trainer" in s else "1")
+        share = f"{100 * s['data_path_share']:.1f}%" if "data_path_share" in s else "–"
+        lines.append(f"| {s['label']} | {s['tokens_per_second']:.0f} | {ratio} | {s['flops_per_second'] / 1e9:.1f} | "
+                     f"{100 * s['matmul_share']:.0f}% | {share} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(result: dict, out_dir: Path) -> str:
+    """speed.json and speed.md (the training and serving tables, whichever were measured); returns the Markdown."""
+    from mtl_nlp.bench.serving import serving_table
+
+    parts = [f"Command: `{result['command']}`", ""]
+    if "training" in result:
+        parts += ["Training:", "", table(result["training"])]
+    if "serving" in result:
+        parts += ["Serving:", "", serving_table(result["serving"])]
+    text = "\n".join(parts)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "speed.md").write_text(text)
+    return text

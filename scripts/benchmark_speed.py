@@ -1,0 +1,50 @@
+"""Training and serving speed beside plain Transformers, measured side by side in one run (ratios, never absolute
+times). Training: our loop against one transformers.Trainer per task on the same examples, batch size, learning rate
+and max_length, with FLOP/s against the dense matrix-product rate and the data path's share. Serving: our pipeline
+against three single-task models on the same texts. Writes speed.json and speed.md. Example:
+    python scripts/benchmark_speed.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out benchmarks/cpu-2core-speed
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from mtl_nlp.cli import run_command
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="run YAML naming the training mix, encoder, batch size and learning rate")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of the run YAML")
+    parser.add_argument("--data-dir", required=True, help="folder the task files are relative to")
+    parser.add_argument("--examples", type=int, default=1600, help="training examples per task (one epoch each)")
+    parser.add_argument("--texts", type=int, default=800, help="SemEval dev sentences served")
+    parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
+    parser.add_argument("--parts", nargs="+", choices=["training", "serving"], default=["training", "serving"])
+    parser.add_argument("--out", default="outputs/benchmark-speed")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        from mtl_nlp.bench.serving import measure_serving
+        from mtl_nlp.bench.speed import measure, write
+        from mtl_nlp.validation import validate_run
+
+        out, overrides = Path(args.out), [*args.overrides, f"data_dir={args.data_dir}"]
+        result = {"command": "python scripts/benchmark_speed.py " + " ".join(argv)}
+        if "serving" in args.parts:
+            encoder = validate_run(args.run, overrides).encoder
+            result["serving"] = measure_serving(encoder, REPO / "task_configs", Path(args.data_dir), texts=args.texts,
+                                                rounds=args.rounds, batch_size=32, out_dir=out)
+            write(result, out)  # kept if the training part fails
+        if "training" in args.parts:
+            result["training"] = measure(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out)
+        print(write(result, out))
+        return 0
+
+    return run_command(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
