@@ -67,9 +67,7 @@ def build_models(encoder_name: str, task_dir: Path, out: Path) -> dict[str, str]
                                         ("sentiment", AutoModelForSequenceClassification, configs["sentiment"].labels, []),
                                         ("relation", AutoModelForSequenceClassification, configs["marked"].labels, MARKUP)):
         tokenizer, model = load_tokenizer(path), auto.from_pretrained(path, num_labels=len(labels))
-        if markers:
-            tokenizer.add_special_tokens({"additional_special_tokens": markers})
-            model.resize_token_embeddings(len(tokenizer))
+        add_special_tokens(tokenizer, model, markers)
         model.save_pretrained(out / f"baseline-{name}")
         tokenizer.save_pretrained(out / f"baseline-{name}")
         folders[f"baseline-{name}"] = str(out / f"baseline-{name}")

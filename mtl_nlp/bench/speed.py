@@ -75,7 +75,7 @@ def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
         TrainingArguments,
     )
 
-    from mtl_nlp.encoders import load_tokenizer, resolve_encoder
+    from mtl_nlp.encoders import add_special_tokens, load_tokenizer, resolve_encoder
     from mtl_nlp.tasks import build_task
     from mtl_nlp.validation import validate_run
 
@@ -83,15 +83,11 @@ def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
     path, t = resolve_encoder(run.encoder), run.train
     seconds, tokens = 0.0, 0
     for config in run.tasks:
-        tokenizer = load_tokenizer(path)
-        markers = build_task(config).special_tokens()
-        if markers:
-            tokenizer.add_special_tokens({"additional_special_tokens": markers})
-        task, rows = task_rows(run, config, tokenizer)
+        task, tokenizer = build_task(config), load_tokenizer(path)
         auto = AutoModelForTokenClassification if task.hub_task == "token-classification" else AutoModelForSequenceClassification
         model = auto.from_pretrained(path, num_labels=len(task.labels))
-        if markers:
-            model.resize_token_embeddings(len(tokenizer))
+        add_special_tokens(tokenizer, model, task.special_tokens())
+        task, rows = task_rows(run, config, tokenizer)
         steps = -(-len(rows) // t.batch_size)
         args = TrainingArguments(
             output_dir=str(out_dir / config.name), per_device_train_batch_size=t.batch_size, learning_rate=t.learning_rate,
