@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
+if TYPE_CHECKING:  # serving imports this module; datasets is only a type here
+    import datasets
 
 
 def write_conll(raw: datasets.Dataset, predictions: list, path: Path) -> Path:

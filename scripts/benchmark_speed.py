@@ -21,6 +21,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", required=True, help="folder the task files are relative to")
     parser.add_argument("--examples", type=int, default=1600, help="training examples per task (one epoch each)")
     parser.add_argument("--texts", type=int, default=800, help="SemEval dev sentences served")
+    parser.add_argument("--serving-steps", type=int, default=300,
+                        help="training steps of the served joint model before timing (0: untrained heads)")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
     parser.add_argument("--parts", nargs="+", choices=["training", "serving"], default=["training", "serving"])
     parser.add_argument("--out", default="outputs/benchmark-speed")
@@ -29,14 +31,13 @@ def main(argv: list[str]) -> int:
     def body() -> int:
         from mtl_nlp.bench.serving import measure_serving
         from mtl_nlp.bench.speed import measure, write
-        from mtl_nlp.validation import validate_run
 
         out, overrides = Path(args.out), [*args.overrides, f"data_dir={args.data_dir}"]
         result = {"command": "python scripts/benchmark_speed.py " + " ".join(argv)}
         if "serving" in args.parts:
-            encoder = validate_run(args.run, overrides).encoder
-            result["serving"] = measure_serving(encoder, REPO / "task_configs", Path(args.data_dir), texts=args.texts,
-                                                rounds=args.rounds, batch_size=32, out_dir=out)
+            result["serving"] = measure_serving(args.run, overrides, REPO / "task_configs", Path(args.data_dir),
+                                                texts=args.texts, rounds=args.rounds, batch_size=32,
+                                                train_steps=args.serving_steps, out_dir=out)
             write(result, out)  # kept if the training part fails
         if "training" in args.parts:
             result["training"] = measure(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out)

@@ -1,5 +1,6 @@
 """Soft sharing with adapters: one PEFT LoRA adapter per task on the shared encoder, the batch's task activating its
 own (and, optionally, one adapter shared by all tasks under it). The base encoder is frozen unless ``train_encoder``.
+PEFT is imported where it is used, so serving a model without adapters never loads it.
 
 Adapters are injected into the encoder in place with PEFT's functional API, so the model's weights file holds them,
 and ``save_adapters`` also writes each in PEFT's own format (``adapters/<task>/``) for ``PeftModel.from_pretrained``
@@ -13,8 +14,6 @@ import warnings
 from pathlib import Path
 
 import torch
-from peft import LoraConfig
-from peft.functional import get_peft_model_state_dict, inject_adapter_in_model, set_adapter, set_requires_grad
 from safetensors.torch import save_file
 from torch import nn
 
@@ -27,6 +26,9 @@ PEFT_PREFIX = "base_model.model."  # how PeftModel names the wrapped model's wei
 class LoraSharing(nn.Module):
     def __init__(self, settings: SharingConfig, encoder: nn.Module, tasks: list[str]) -> None:
         super().__init__()
+        from peft import LoraConfig
+        from peft.functional import inject_adapter_in_model
+
         config = LoraConfig(
             r=settings.r,
             lora_alpha=settings.lora_alpha,
@@ -46,12 +48,16 @@ class LoraSharing(nn.Module):
     def freeze(self, encoder: nn.Module) -> None:
         """The base follows train_encoder, and every adapter is trainable so the optimizer (built once) holds them
         all, whichever task comes first (PEFT's injection froze everything but the adapters)."""
+        from peft.functional import set_requires_grad
+
         for name, param in encoder.named_parameters():
             if ".lora_" not in name:
                 param.requires_grad_(self.train_encoder)
         set_requires_grad(encoder, self.adapters, requires_grad=True)
 
     def encode(self, encoder: nn.Module, task: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        from peft.functional import set_adapter
+
         set_adapter(encoder, self.active[task])
         return encoder(**inputs).last_hidden_state
 
@@ -66,6 +72,8 @@ class LoraSharing(nn.Module):
         return {}
 
     def save_adapters(self, encoder: nn.Module, folder: str) -> None:
+        from peft.functional import get_peft_model_state_dict
+
         for name in self.adapters:
             out = Path(folder) / "adapters" / name
             out.mkdir(parents=True, exist_ok=True)
