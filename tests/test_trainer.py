@@ -1,9 +1,11 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.modeling import MultiTaskModel
@@ -59,14 +61,19 @@ def test_gradient_accumulation_counts_optimizer_steps(tiny_run):
     {"weighting": {"type": "dwa", "period": 1}},
     {"weighting": {"type": "static", "weights": {"demo_ner": 2.0}}},
     {"sampling": {"type": "every_task"}, "gradient": {"type": "pcgrad"}, "train": {"gradient_accumulation_steps": 2}},
+    {"sampling": {"type": "every_task"}, "gradient": {"type": "pcgrad"}, "train": {"mixed_precision": "bf16"}},
     {"sampling": {"type": "annealed", "sizes": {"demo_ner": 5}}},
     {"sampling": {"type": "schedule", "milestones": {0: {"demo_ner": 1}, 2: {"demo_relation": 1, "demo_sentiment": 1}}}},
-], ids=["uncertainty", "dwa", "static", "pcgrad", "annealed", "schedule"])
+], ids=["uncertainty", "dwa", "static", "pcgrad", "pcgrad-bf16", "annealed", "schedule"])
 def test_each_balancing_option_trains_from_yaml_and_reports_itself(tiny_run, changes):
     from mtl_nlp.trainer import train
 
     changes = {**changes, "train": {"max_steps": 4, "eval_every": 4, "log_every": 1, **changes.get("train", {})}}
-    summary = json.loads((train(validate_run(tiny_run(**changes))) / "metrics.json").read_text())
+    AcceleratorState._reset_state()  # Accelerate keeps one precision per process; the bf16 case needs its own
+    try:
+        summary = json.loads((train(validate_run(tiny_run(**changes))) / "metrics.json").read_text())
+    finally:
+        AcceleratorState._reset_state()
     assert summary["steps"] == 4
     weights = summary["weighting"]["final"]
     assert set(weights) == {"demo_ner", "demo_relation", "demo_sentiment"}
@@ -82,6 +89,7 @@ def test_each_balancing_option_trains_from_yaml_and_reports_itself(tiny_run, cha
     if changes.get("gradient"):
         assert summary["gradient"]["type"] == "pcgrad" and summary["gradient"]["combine_seconds_per_step"] > 0
         assert all(len(entry["loss"]) == 3 for entry in summary["train_losses"])  # every task in every step
+        assert all(math.isfinite(v) for entry in summary["train_losses"] for v in entry["loss"].values())
 
 
 def test_gradient_cosines_are_measured_logged_and_summarised(tiny_run):

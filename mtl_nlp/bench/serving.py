@@ -141,6 +141,7 @@ def _ours(folder: str, batch_size: int):
 
 
 def _baseline(folders: dict[str, str], batch_size: int):
+    import transformers.modeling_utils  # noqa: F401  (what importing mtl_nlp.modeling loads: imports stay apart)
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
     from mtl_nlp.text import strip_markup
