@@ -108,21 +108,14 @@ def _training_table(run: dict, metrics: dict) -> dict[str, str]:
 
 def draw_curves(history: list[dict], path: str | Path) -> None:
     """Every task's dev primary metric against the training step, for the card."""
-    import matplotlib
+    from mtl_nlp.report.figures import figure  # here, not at the top: the report package imports this module
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 3.6))
-    for task in history[0]["dev"]:
-        axis.plot([h["step"] for h in history], [100 * h["dev"][task]["primary"] for h in history], "o-", label=task)
-    axis.set_xlabel("training step")
-    axis.set_ylabel("dev primary metric (%)")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with figure(Path(path), (6, 3.6)) as axis:
+        for task in history[0]["dev"]:
+            axis.plot([h["step"] for h in history], [100 * h["dev"][task]["primary"] for h in history], "o-", label=task)
+        axis.set_xlabel("training step")
+        axis.set_ylabel("dev primary metric (%)")
+        axis.legend()
 
 
 def write_model_card(model_dir: str | Path, repo_id: str | None = None) -> Path:

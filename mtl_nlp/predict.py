@@ -69,8 +69,8 @@ class Predictor:
             self._warn_if_cut(name, batches.get(name), live, out)
         for name, task in self.tasks.items():
             if name not in text_tasks:
-                for i in live:
-                    out[i][name] = self._relations(task, name, words[i], plain[i], found.get(i, []))
+                for i, answer in zip(live, self._relations(task, name, [(words[i], plain[i], found.get(i, [])) for i in live])):
+                    out[i][name] = answer
         return out
 
     def _encode(self, task, columns: list[dict[str, list]]) -> dict[str, torch.Tensor]:
@@ -92,33 +92,34 @@ class Predictor:
                 out[i].setdefault("warnings", []).append(
                     f"{name}: the text is longer than the task's max_length of {limit} sub-words; only its start was read")
 
-    def _relations(self, task, name: str, words: list, plain: tuple[str, dict], entities: list[dict]) -> dict:
-        """Relations of a marker-based head: the marked pair when the text marks one, else every ordered pair of the
-        entities another head predicted (one encoder pass each, batched)."""
-        text, marked = plain
-        tokens = [w for w, _, _ in words]
-        if marked:
-            entities = [_marked_entity(marked[r], words, text) for r in ("e1", "e2")]
-            candidates = [(0, 1)] if None not in entities else []
-        else:
-            candidates = [(h, t) for h in range(len(entities)) for t in range(len(entities)) if h != t]
-        columns, pairs = [], []
-        for h, t in candidates[:MAX_PAIRS]:
-            row = task.pair_inputs(tokens, entities[h]["words"], entities[t]["words"])
-            if row is not None:
-                columns.append(row)
-                pairs.append((h, t))
-        result = {"relations": [], "encoder_passes": len(columns)}
-        if len(candidates) > MAX_PAIRS:
-            result["warning"] = f"{len(candidates)} candidate pairs; the first {MAX_PAIRS} were classified"
-        if not columns:
-            return result
-        batch = self._encode(task, columns)
-        for (h, t), scored in zip(pairs, task.answers(self.model(task=name, **batch).logits, batch)):
-            if marked or scored["label"] != task.config.negative_label:
-                result["relations"].append({"type": scored["label"], "score": scored["score"],
-                                            "head": _public(entities[h]), "tail": _public(entities[t])})
-        return result
+    def _relations(self, task, name: str, texts: list[tuple[list, tuple[str, dict], list[dict]]]) -> list[dict]:
+        """Relations of a marker-based head for each text: the marked pair when the text marks one, else every ordered
+        pair of the entities another head predicted. One encoder pass per pair, the pairs of all the texts batched."""
+        results, rows = [], []  # rows: (text number, head, tail, entities, marked, input columns)
+        for number, (words, (text, marked), entities) in enumerate(texts):
+            tokens = [w for w, _, _ in words]
+            if marked:
+                entities = [_marked_entity(marked[r], words, text) for r in ("e1", "e2")]
+                candidates = [(0, 1)] if None not in entities else []
+            else:
+                candidates = [(h, t) for h in range(len(entities)) for t in range(len(entities)) if h != t]
+            result = {"relations": [], "encoder_passes": 0}
+            if len(candidates) > MAX_PAIRS:
+                result["warning"] = f"{len(candidates)} candidate pairs; the first {MAX_PAIRS} were classified"
+            for h, t in candidates[:MAX_PAIRS]:
+                columns = task.pair_inputs(tokens, entities[h]["words"], entities[t]["words"])
+                if columns is not None:
+                    rows.append((number, h, t, entities, bool(marked), columns))
+                    result["encoder_passes"] += 1
+            results.append(result)
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            batch = self._encode(task, [row[-1] for row in chunk])
+            for (number, h, t, entities, marked, _), scored in zip(chunk, task.answers(self.model(task=name, **batch).logits, batch)):
+                if marked or scored["label"] != task.config.negative_label:
+                    results[number]["relations"].append({"type": scored["label"], "score": scored["score"],
+                                                         "head": _public(entities[h]), "tail": _public(entities[t])})
+        return results
 
 
 def pipeline(model: str, tasks: list[str] | None = None, **options) -> Predictor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 
 def _cell(value: tuple[float, float] | None, seeds: int) -> str:
@@ -63,12 +64,8 @@ def examples_seen(history_steps: list[int], draws: list[str], task: str, batch_s
 
 def plot_curves(report: dict, batch_size: int, path) -> None:
     """Per task, dev primary metric against that task's examples seen: multi-task and single-task, first seed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from mtl_nlp.config import SamplingConfig
+    from mtl_nlp.report.figures import panels
     from mtl_nlp.sampling import sampler_for
 
     tasks = list(report["summary"])
@@ -77,19 +74,15 @@ def plot_curves(report: dict, batch_size: int, path) -> None:
     sampling = SamplingConfig(**report["run"]["sampling"])
     sampler = sampler_for(sampling, report["train_sizes"], seed=seed, total_steps=report["run"]["train"]["max_steps"])
     draws = [next(sampler) for _ in range((multi["steps"] if multi else 0) * sampler.per_step)]
-    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
-    for axis, task in zip(axes[0], tasks):
-        if multi:
-            steps = [h["step"] for h in multi["history"]]
-            axis.plot(examples_seen(steps, draws, task, batch_size, sampler.per_step), [100 * h["dev"][task]["primary"] for h in multi["history"]], "o-", label="multi-task")
-        single = report["runs"].get(f"single-{task}", {}).get(str(seed))
-        if single:
-            axis.plot([h["step"] * batch_size for h in single["history"]], [100 * h["dev"][task]["primary"] for h in single["history"]], "s--", label="single-task")
-        axis.set_title(task)
-        axis.set_xlabel(f"{task} training examples seen")
-        axis.set_ylabel("dev primary metric (%)")
-        axis.grid(alpha=0.3)
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with panels(Path(path), len(tasks), (5 * len(tasks), 3.6)) as axes:
+        for axis, task in zip(axes, tasks):
+            if multi:
+                steps = [h["step"] for h in multi["history"]]
+                axis.plot(examples_seen(steps, draws, task, batch_size, sampler.per_step), [100 * h["dev"][task]["primary"] for h in multi["history"]], "o-", label="multi-task")
+            single = report["runs"].get(f"single-{task}", {}).get(str(seed))
+            if single:
+                axis.plot([h["step"] * batch_size for h in single["history"]], [100 * h["dev"][task]["primary"] for h in single["history"]], "s--", label="single-task")
+            axis.set_title(task)
+            axis.set_xlabel(f"{task} training examples seen")
+            axis.set_ylabel("dev primary metric (%)")
+            axis.legend()

@@ -7,21 +7,30 @@ from pathlib import Path
 
 
 @contextmanager
-def figure(path: Path, size: tuple[float, float] = (6.4, 3.6)):
-    """A matplotlib axis, saved to ``path`` and closed on exit (Agg: no screen needed)."""
+def panels(path: Path, count: int, size: tuple[float, float]):
+    """``count`` matplotlib axes side by side, gridded, saved to ``path`` and closed on exit (Agg: no screen needed).
+    Every PNG of the project (report, model card, benchmark harness) is drawn through here."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axis = plt.subplots(figsize=size)
+    fig, axes = plt.subplots(1, count, figsize=size, squeeze=False)
     try:
-        yield axis
-        axis.grid(alpha=0.3)
+        yield list(axes[0])
+        for axis in axes[0]:
+            axis.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     finally:
         plt.close(fig)
+
+
+@contextmanager
+def figure(path: Path, size: tuple[float, float] = (6.4, 3.6)):
+    """One matplotlib axis, saved to ``path`` and closed on exit."""
+    with panels(path, 1, size) as (axis,):
+        yield axis
 
 
 def losses(train_losses: list[dict], path: Path, key: str = "loss", label: str = "training loss") -> None:
