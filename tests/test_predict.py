@@ -111,3 +111,13 @@ def test_empty_and_over_long_texts_say_what_was_done(tiny_encoder_dir, tmp_path)
     assert long["warnings"] == ["sent: the text is longer than the task's max_length of 8 sub-words; only its start was read"]
     assert [(e["start"], e["end"]) for e in long["ner"]["entities"]] == [(5 * i, 5 * i + 4) for i in range(20)]
     assert "sent" in long and "ner" in long
+
+
+def test_serving_imports_neither_datasets_nor_peft():
+    """Serving a model loads what serving needs: the training-side libraries would cost about 95 MiB per process."""
+    import subprocess
+    import sys
+
+    code = "import sys, mtl_nlp.predict; print(sorted({'datasets', 'peft'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
