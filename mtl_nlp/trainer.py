@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.logging import get_logger
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch import nn
 from tqdm.auto import tqdm
@@ -179,6 +180,10 @@ class LossMeter:
 def train(run: RunConfig) -> Path:
     """Fine-tune one shared encoder on every task of ``run``; the best checkpoint and metrics.json land in output_dir."""
     output_dir = Path(run.output_dir)
+    # Accelerate keeps one AcceleratorState per process and refuses another precision in it, so runs trained one
+    # after another in one process (the benchmark harness, a notebook) start from a fresh one; the process group
+    # (PartialState) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
         cpu=cpu_processes(),
         mixed_precision=run.train.mixed_precision,

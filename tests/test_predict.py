@@ -92,8 +92,12 @@ def test_relations_come_from_predicted_entities_one_marked_pass_per_pair(tiny_en
     assert marked["text"] == "John met Mary" and marked["rel"]["encoder_passes"] == 1
     assert [(r["head"]["text"], r["tail"]["text"]) for r in marked["rel"]["relations"]] == [("John", "Mary")]
     json.dumps(answer)  # JSON-ready
-    predictor.batch_size = 4  # the pairs of several texts share batches, and each text still gets its own
+    calls = []  # the relation head's forward calls: the 9 pairs of three texts share one batch of 16
+    forward = predictor.model.forward
+    predictor.model.forward = lambda task=None, **batch: calls.append(task) or forward(task=task, **batch)
+    predictor.batch_size = 16
     together = predictor(["John met Mary", "<e1:PER>Ann</e1> saw <e2:PER>Bo</e2>", "Ed ran"])
+    assert calls.count("rel") == 1
     assert [a["rel"]["encoder_passes"] for a in together] == [6, 1, 2]
     assert [(r["head"]["text"], r["tail"]["text"]) for r in together[1]["rel"]["relations"]] == [("Ann", "Bo")]
     assert {(r["head"]["text"], r["tail"]["text"]) for r in together[2]["rel"]["relations"]} == {("Ed", "ran"), ("ran", "Ed")}

@@ -64,7 +64,7 @@ def build_models(run_path: str, overrides: list[str], task_dir: Path, out: Path,
     folders = {}
     for name, relation in (("ours_joint", "joint"), ("ours_marked", "marked")):
         if name == "ours_joint" and train_steps:
-            folders[name] = str(_trained_joint(run_path, overrides, task_dir, train_steps, out / name))
+            folders[name] = str(_trained_joint(run_path, overrides, task_dir, configs, train_steps, out / name))
             continue
         tasks = [configs["ner"], configs["sentiment"], configs[relation]]
         encoder, tokenizer = load_encoder(encoder_name)
@@ -84,19 +84,16 @@ def build_models(run_path: str, overrides: list[str], task_dir: Path, out: Path,
     return folders
 
 
-def _trained_joint(run_path: str, overrides: list[str], task_dir: Path, steps: int, out: Path) -> Path:
+def _trained_joint(run_path: str, overrides: list[str], task_dir: Path, configs: dict, steps: int, out: Path) -> Path:
     """The NER + sentiment + joint model trained by our loop for ``steps`` (one task per step in turn, the run's
     encoder, batch size and learning rates), on the training files only: nothing is evaluated."""
-    from mtl_nlp.config import load_task
+    from mtl_nlp.bench.speed import without_evaluation
     from mtl_nlp.trainer import train
     from mtl_nlp.validation import validate_run
 
-    configs = {k: load_task(task_dir / f"{TASK_FILES[k]}.yaml", []) for k in JOINT_TASKS}
     changes = [f"tasks=[{', '.join(str(task_dir / f'{TASK_FILES[k]}.yaml') for k in JOINT_TASKS)}]",
                "sampling.type=round_robin", f"train.max_steps={steps}", f"train.eval_every={steps}",
-               "train.log_every=1000000", f"output_dir={out}"]
-    for c in configs.values():
-        changes += [f"task.{c.name}.files={{train: {c.files['train']}}}", f"task.{c.name}.hub=null"]
+               "train.log_every=1000000", f"output_dir={out}", *without_evaluation(configs[k] for k in JOINT_TASKS)]
     return train(validate_run(run_path, [*overrides, *changes]))
 
 
@@ -110,8 +107,7 @@ def serve(system: str, folders: dict[str, str], texts: list[str], batch_size: in
 
     torch.set_grad_enabled(False)
     started_rss = psutil.Process().memory_info().rss
-    build = _ours if system != "baseline" else _baseline
-    prepare = build(folders[system] if system != "baseline" else folders, batch_size)  # imports only
+    prepare = _baseline(folders, batch_size) if system == "baseline" else _ours(folders[system], batch_size)  # imports only
     before = psutil.Process().memory_info().rss
     peak = PeakMemory(interval=0.01).start()
     run = prepare()

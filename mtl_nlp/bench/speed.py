@@ -56,6 +56,11 @@ def task_rows(run, config, tokenizer):
     return task, tokenize(raw, task, tokenizer, f"{config.name}/train")
 
 
+def without_evaluation(configs) -> list[str]:
+    """Overrides that leave each task its training file only (no dev split, local or Hub): nothing is evaluated."""
+    return [o for c in configs for o in (f"task.{c.name}.files={{train: {c.files['train']}}}", f"task.{c.name}.hub=null")]
+
+
 def ours(run_path: str, overrides: list[str], out_dir: Path) -> dict:
     """One training run of our loop; its own metrics.json says the useful tokens and the training seconds."""
     from mtl_nlp.trainer import train
@@ -136,8 +141,7 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
     run = validate_run(run_path, base)
     steps = len(run.tasks) * -(-examples // run.train.batch_size)
     base += [f"train.max_steps={steps}", f"train.eval_every={steps}"]
-    for c in run.tasks:  # no dev split (local or Hub): nothing is evaluated
-        base += [f"task.{c.name}.files={{train: {c.files['train']}}}", f"task.{c.name}.hub=null"]
+    base += without_evaluation(run.tasks)
     grouped = [*base, "train.group_by_length=true"]
     plans = {"ours": lambda r: ours(run_path, base, out_dir / f"ours-{r}"),
              "ours_grouped": lambda r: ours(run_path, grouped, out_dir / f"ours_grouped-{r}"),
