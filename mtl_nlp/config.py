@@ -54,7 +54,12 @@ class TaskConfig:
     entity_types: list[str] = field(default_factory=list)
     pooling: Literal["mean", "cls"] = "mean"
     decoding: Literal["argmax", "viterbi"] = "argmax"  # tagging: viterbi never emits an invalid IOB2 sequence
-    relation_features: list[str] = field(default_factory=lambda: ["markers"])  # relation classification: markers, sentence, spans
+    # What a relation reads (none: the type's default). Relation classification: markers (default), sentence, spans.
+    # Joint extraction: spans and context (default), width, sentence.
+    relation_features: list[str] | None = None
+    # Joint extraction: a pair takes its most likely relation type only when that type's probability reaches this
+    # (SpERT's relation threshold); none: the most likely label, the negative one included.
+    relation_threshold: float | None = None
     max_length: int = 128
     # Tagging and joint extraction: sub-words shared by consecutive windows of a sentence longer than max_length
     # (none: a quarter of max_length). Relation classification instead keeps a window around the marked pair.
@@ -99,6 +104,9 @@ class TaskConfig:
         if self.stride is not None and (not isinstance(self.stride, int) or isinstance(self.max_length, int)
                                         and not 0 <= self.stride <= self.max_length // 2):
             bad("stride", f"must be an integer from 0 to half of max_length ({self.max_length}), got {self.stride!r}")
+        if self.relation_threshold is not None and (isinstance(self.relation_threshold, bool) or not isinstance(
+                self.relation_threshold, (int, float)) or not 0 < self.relation_threshold < 1):
+            bad("relation_threshold", f"must be a probability between 0 and 1, got {self.relation_threshold!r}")
         if self.negative_label is not None and self.labels and self.negative_label not in self.labels:
             bad("negative_label", f"{self.negative_label!r} is not one of the labels {self.labels}")
         return out

@@ -121,21 +121,35 @@ def pair_states(hidden: torch.Tensor, spans: torch.Tensor, pool=span_max) -> tor
     return pool(hidden, starts, ends).view(batch, 3, pairs, -1).transpose(1, 2).reshape(batch, pairs, -1)
 
 
+PAIR_FEATURES = ("spans", "context", "width", "sentence")
+WIDTHS, WIDTH_SIZE = 32, 25  # span widths in sub-words (longer ones share the last bucket); SpERT's 25-wide embedding
+
+
+def pair_width_features(spans: torch.Tensor, widths: nn.Embedding) -> torch.Tensor:
+    """[batch, pairs, 2 * embedding]: the learned embeddings of the head's and the tail's width in sub-words."""
+    head = (spans[..., 1] - spans[..., 0]).clamp(0, widths.num_embeddings - 1)
+    tail = (spans[..., 3] - spans[..., 2]).clamp(0, widths.num_embeddings - 1)
+    return torch.cat([widths(head), widths(tail)], dim=-1)
+
+
 class EntityPairHead(nn.Module):
     """Entity tags per sub-word plus a relation label per ordered entity pair.
 
-    A pair reads the max-pooled states of its head span, its tail span and the words between them (SpERT's
-    context). In training the pairs are the gold entities' (``pair_spans``); in eval mode they are built from the
-    entities this head predicts, so the relation scores include entity errors.
+    A pair reads the features the task names (``relation_features``, SpERT's): ``spans``, the max-pooled states of its
+    head and tail spans; ``context``, those of the words between them; ``width``, an embedding of each span's width;
+    ``sentence``, the [CLS] state. In training the pairs are the gold entities' (``pair_spans``); in eval mode they are
+    built from the entities this head predicts, so the relation scores include entity errors.
     """
 
     def __init__(self, hidden_size: int, num_tags: int, num_relations: int, tags: list[str], dropout: float = 0.1,
-                 decoding: str = "argmax") -> None:
+                 decoding: str = "argmax", features: tuple[str, ...] = ("spans", "context")) -> None:
         super().__init__()
-        self.tags, self.decoding = tags, decoding
+        self.tags, self.decoding, self.features = tags, decoding, features
         self.dropout = nn.Dropout(dropout)
         self.tagger = nn.Linear(hidden_size, num_tags)
-        self.dense = nn.Linear(3 * hidden_size, hidden_size)
+        self.widths = nn.Embedding(WIDTHS, WIDTH_SIZE) if "width" in features else None
+        size = hidden_size * (3 if "context" in features else 2) + hidden_size * ("sentence" in features)
+        self.dense = nn.Linear(size + 2 * WIDTH_SIZE * ("width" in features), hidden_size)
         self.classifier = nn.Linear(hidden_size, num_relations)
         self.pool = span_max  # (hidden, start, end) -> span maxima; a plain attribute so a benchmark can swap it
 
@@ -145,8 +159,17 @@ class EntityPairHead(nn.Module):
             spans, pairs = inputs["pair_spans"], None
         else:
             spans, pairs = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
-        pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(pair_states(hidden, spans, self.pool)))))
+        pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(self._pair_features(hidden, spans)))))
         return token_logits, pair_logits, pairs
+
+    def _pair_features(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        states = pair_states(hidden, spans, self.pool)
+        parts = [states if "context" in self.features else states[..., : 2 * hidden.shape[-1]]]
+        if self.widths is not None:
+            parts.append(pair_width_features(spans, self.widths))
+        if "sentence" in self.features:
+            parts.append(hidden[:, :1].expand(-1, spans.shape[1], -1))
+        return torch.cat(parts, dim=-1)
 
     def _predicted_pairs(self, token_logits, word_starts, attention_mask) -> tuple[torch.Tensor, list]:
         spans, pairs = [], []

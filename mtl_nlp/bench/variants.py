@@ -20,7 +20,7 @@ from mtl_nlp.errors import ConfigError
 # What a variant may not change: the tasks and the batches each task gets. It may change how a task's head reads the
 # encoder and decodes, and how many sub-words the encoder reads at once (task.<name>.<field>=... for these fields).
 SAME_DATA = ("tasks", "data_dir", "data_dirs", "sampling")
-HEAD_FIELDS = ("decoding", "relation_features", "pooling", "max_length", "stride")
+HEAD_FIELDS = ("decoding", "relation_features", "relation_threshold", "pooling", "max_length", "stride")
 SAME_BUDGET = ("batch_size", "max_steps", "gradient_accumulation_steps", "seed")
 
 

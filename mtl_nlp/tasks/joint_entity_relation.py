@@ -17,9 +17,9 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import EntityPairHead, word_tags
+from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead, word_tags
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX, in_batch, scored_entities
+from mtl_nlp.tasks.base import IGNORE_INDEX, in_batch, labelled_per_row, scored_entities, token_cross_entropy
 from mtl_nlp.windows import plan
 
 
@@ -40,6 +40,7 @@ class JointEntityRelation:
 
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
+        self.words_per_row: float | None = None  # set by calibrate() from the training split
         self.labels = list(config.labels)
         self.tags = ["O"] + [f"{p}-{t}" for t in config.entity_types for p in ("B", "I")]
         self.negative = self.labels.index(config.negative_label) if config.negative_label in self.labels else 0
@@ -47,9 +48,15 @@ class JointEntityRelation:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
+        out = []
         if not config.entity_types:
-            return [("entity_types", "joint extraction tags the entity types it is given: list them, e.g. [Loc, Org, Peop]")]
-        return []
+            out.append(("entity_types", "joint extraction tags the entity types it is given: list them, e.g. [Loc, Org, Peop]"))
+        features = _features(config)
+        if (not isinstance(features, list) or "spans" not in features or not set(features) <= set(PAIR_FEATURES)
+                or len(set(features)) != len(features)):
+            out.append(("relation_features", f"joint extraction reads spans plus any of {', '.join(PAIR_FEATURES[1:])}, "
+                                             f"each once, e.g. [spans, context, width]; got {features!r}"))
+        return out
 
     def special_tokens(self) -> list[str]:
         return []
@@ -112,11 +119,17 @@ class JointEntityRelation:
         return JointCollator(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, decoding=self.config.decoding)
+        return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, decoding=self.config.decoding,
+                              features=tuple(_features(self.config)))
+
+    def calibrate(self, train) -> None:
+        self.words_per_row = labelled_per_row(train["labels"])
 
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The entity tags' loss (each word weighs the same in any batch, as in token classification) plus the mean
+        over the batch's entity pairs."""
         token_logits, pair_logits, _ = logits
-        entity = nn.functional.cross_entropy(token_logits.flatten(0, 1).float(), labels["tags"].flatten(), ignore_index=IGNORE_INDEX)
+        entity = token_cross_entropy(token_logits, labels["tags"], self.words_per_row)
         targets = labels["pairs"].flatten()
         if not (targets != IGNORE_INDEX).any():  # no sentence in the batch has two entities
             return entity
@@ -134,16 +147,31 @@ class JointEntityRelation:
             start, own_start, own_end = own[row] if own else (0, 0, words)
             read = word_tags(token_logits[row], starts, self.tags, self.config.decoding)
             entities = scored_entities([tag for tag, _ in read], [p for _, p in read])
-            best = pair_logits[row].float().softmax(-1).max(-1)
+            scores, labels = self._best_labels(pair_logits[row])
             pieces = [
                 {"head": _shifted(entities[h], start), "tail": _shifted(entities[t], start), "type": self.labels[k],
                  "score": round(p, 4), "margin": min(entities[h]["start"], entities[t]["start"],
                                                      words - entities[h]["end"], words - entities[t]["end"])}
-                for (h, t), p, k in zip(pairs[row], best.values.tolist(), best.indices.tolist())
+                for (h, t), p, k in zip(pairs[row], scores, labels)
             ]
             entities = [_shifted(e, start) for e in entities if own_start <= e["start"] + start < own_end]
             out.append({"entities": entities, "pairs": pieces})
         return out
+
+    def _best_labels(self, pair_logits: torch.Tensor) -> tuple[list[float], list[int]]:
+        """Each pair's probability and label: the most likely label, or with ``relation_threshold`` the most likely
+        relation type when its probability reaches the threshold, else the negative label."""
+        probabilities = pair_logits.float().softmax(-1)
+        if self.config.relation_threshold is None:
+            best = probabilities.max(-1)
+            return best.values.tolist(), best.indices.tolist()
+        types = probabilities.clone()
+        types[:, self.negative] = -1.0
+        top = types.max(-1)
+        kept = top.values >= self.config.relation_threshold
+        negative = torch.full_like(top.indices, self.negative)
+        return (torch.where(kept, top.values, probabilities[:, self.negative]).tolist(),
+                torch.where(kept, top.indices, negative).tolist())
 
     def merge(self, pieces: list[dict]) -> str:
         """One JSON string per sentence: predicted entities and relations, in word offsets (SpERT's shape)."""
@@ -217,3 +245,7 @@ class JointCollator:
             "pairs": torch.tensor([f["pair_labels"] + [IGNORE_INDEX] * (pairs - len(f["pair_labels"])) for f in features]),
         }
         return batch
+
+
+def _features(config: TaskConfig) -> list[str]:
+    return ["spans", "context"] if config.relation_features is None else config.relation_features

@@ -66,7 +66,7 @@ class RelationClassification:
         out = []
         if config.metric == "relation_f1" and not config.negative_label:
             out.append(("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation"))
-        features = config.relation_features
+        features = _features(config)
         if not isinstance(features, list) or not features or not set(features) <= set(RELATION_FEATURES) or len(set(features)) != len(features):
             out.append(("relation_features", f"must list some of {', '.join(RELATION_FEATURES)} once each, got {features!r}"))
         return out
@@ -125,7 +125,10 @@ class RelationClassification:
         return DataCollatorWithPadding(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return SpanPairHead(hidden_size, len(self.labels), features=tuple(self.config.relation_features), pooling=self.config.pooling)
+        return SpanPairHead(hidden_size, len(self.labels), features=tuple(_features(self.config)), pooling=self.config.pooling)
+
+    def calibrate(self, train) -> None:
+        """Nothing to read: one label per example, so the batch mean already weighs every example the same."""
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cross_entropy(logits, labels)
@@ -153,3 +156,7 @@ class RelationClassification:
 
     def references(self, batch: dict[str, list]) -> list[str]:
         return [str(v) for v in batch["label"]]
+
+
+def _features(config: TaskConfig) -> list[str]:
+    return ["markers"] if config.relation_features is None else config.relation_features

@@ -145,3 +145,49 @@ def test_a_relation_no_window_holds_whole_is_counted_lost(tiny_tokenizer):
     encoded = task.preprocess({"tokens": [words], "entities": [entities], "relations": [[{"head": 0, "tail": 1, "type": "Work_For"}]]},
                               tiny_tokenizer)
     assert encoded["lost"][0] == 1 and sum(encoded["lost"]) == 1  # the relation, counted once; both entities are held
+
+
+def test_calibrated_entity_loss_divides_by_the_training_words_per_row(tiny_tokenizer):
+    task, _, _, batch = _batch(tiny_tokenizer)
+    tags = batch["labels"]["tags"]
+    words = int((tags != IGNORE_INDEX).sum())
+    no_pairs = {"tags": tags, "pairs": torch.full((2, 1), IGNORE_INDEX)}
+    logits = (torch.randn(*tags.shape, len(task.tags)), torch.zeros(2, 1, len(task.labels)), None)
+    mean = task.loss(logits, no_pairs)  # uncalibrated: the mean over this batch's words
+    task.calibrate({"labels": [[0] * words]})  # one training row holding as many words as this whole batch
+    assert torch.allclose(task.loss(logits, no_pairs), mean / 2)  # the batch's sum over 2 rows × `words`
+
+
+def test_pair_features_follow_the_yaml_and_width_and_sentence_change_what_a_pair_reads():
+    from mtl_nlp.heads import EntityPairHead
+
+    hidden, spans = torch.randn(1, 6, 4), torch.tensor([[[1, 2, 4, 6], [1, 3, 4, 6]]])  # the two pairs differ in head width
+    sizes = {}
+    for features in (("spans",), ("spans", "context"), ("spans", "context", "width", "sentence")):
+        head = EntityPairHead(4, 7, 3, ["O"] * 7, features=features)
+        sizes[features] = head._pair_features(hidden, spans).shape[-1]
+        assert head.dense.in_features == sizes[features]
+    assert list(sizes.values()) == [8, 12, 12 + 50 + 4]  # two spans, + gap, + two 25-wide widths and [CLS]
+    head = EntityPairHead(4, 7, 3, ["O"] * 7, features=("spans", "width", "sentence"))
+    states = head._pair_features(hidden, spans)
+    assert not torch.equal(states[0, 0, 8:33], states[0, 1, 8:33])  # head widths 1 and 2: different embeddings
+    assert torch.equal(states[0, 0, 33:58], states[0, 1, 33:58])  # same tail width
+    assert torch.equal(states[0, 0, -4:], hidden[0, 0]) and torch.equal(states[0, 1, -4:], hidden[0, 0])
+
+
+def test_joint_relation_features_are_checked():
+    problems = JointEntityRelation.config_problems
+    assert problems(dataclasses.replace(CONFIG, relation_features=["spans", "width"])) == []
+    for bad in (["context"], ["spans", "markers"], ["spans", "spans"]):
+        assert [key for key, _ in problems(dataclasses.replace(CONFIG, relation_features=bad))] == ["relation_features"]
+
+
+def test_relation_threshold_keeps_a_relation_type_only_when_it_is_likely_enough():
+    task = JointEntityRelation(CONFIG)
+    logits = torch.tensor([[2.0, 1.5, 0.0], [3.0, 0.0, 0.0], [0.0, 4.0, 0.0]]).log()  # probabilities ∝ these
+    assert task._best_labels(logits)[1] == [0, 0, 1]  # argmax: the first pair is "none"
+    task.config = dataclasses.replace(CONFIG, relation_threshold=0.4)
+    scores, labels = task._best_labels(logits)
+    assert labels == [1, 0, 1]  # Work_For at 1.5 / 3.5 = 0.43 reaches 0.4; 0 / 3 does not
+    assert [round(s, 3) for s in scores] == [0.429, 1.0, 1.0]
+    assert dataclasses.replace(CONFIG, relation_threshold=1.5).problems()[0].key == "relation_threshold"
