@@ -48,7 +48,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     results = evaluate_model(
         args.model_dir, data_dir=args.data_dir, split=args.split, tasks=args.tasks, predictions_dir=args.predictions,
-        decoding=args.decoding,
+        decoding=args.decoding, relation_threshold=args.relation_threshold,
     )
     if _main_process():
         _print_scores(results)
@@ -177,6 +177,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the scores as JSON here")
     p.add_argument("--predictions", help="folder for prediction files in each benchmark's answer format")
     p.add_argument("--decoding", choices=["argmax", "viterbi"], help="tagging decoding for every task (default: as saved)")
+    p.add_argument("--relation-threshold", type=float,
+                   help="joint extraction: the probability a relation type needs (default: as saved)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="run a saved model (folder or Hub id) on raw text")
     p.add_argument("model_dir")

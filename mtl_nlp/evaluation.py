@@ -63,12 +63,13 @@ def mean_primary(results: dict[str, dict]) -> float:
 
 def evaluate_model(
     model_dir: str, *, data_dir: str, split: str = "dev", tasks: list[str] | None = None, predictions_dir: str | None = None,
-    decoding: str | None = None,
+    decoding: str | None = None, relation_threshold: float | None = None,
 ) -> dict[str, dict]:
     """Score a saved model folder on one split of its own tasks (their configs travel inside config.json).
 
     With ``predictions_dir``, each task's predictions are also written in its benchmark's answer format. ``decoding``
-    (argmax or viterbi) replaces the saved tagging decoding of every task: it changes inference only, not the weights.
+    (argmax or viterbi) replaces the saved tagging decoding of every task, ``relation_threshold`` the joint tasks'
+    relation threshold: both change inference only, not the weights.
     """
     from pathlib import Path
 
@@ -79,8 +80,8 @@ def evaluate_model(
 
     accelerator = Accelerator(cpu=cpu_processes())
     config = load_config(model_dir)
-    if decoding:
-        config.tasks = [{**spec, "decoding": decoding} for spec in config.tasks]
+    inference = {k: v for k, v in {"decoding": decoding, "relation_threshold": relation_threshold}.items() if v is not None}
+    config.tasks = [{**spec, **inference} for spec in config.tasks]
     model = accelerator.prepare(MultiTaskModel.from_pretrained(model_dir, config=config)).eval()
     tokenizer = load_tokenizer(model_dir)
     results = {}

@@ -103,11 +103,6 @@ def word_tags(token_logits: torch.Tensor, word_starts: list[int], tags: list[str
     return [(tags[i], p) for i, p in (next(read) if s >= 0 else (tags.index("O"), 1.0) for s in kept)]
 
 
-def predicted_entities(token_logits: torch.Tensor, word_starts: list[int], tags: list[str], decoding: str = "argmax") -> list[tuple[str, int, int]]:
-    """Entities (type, start, end) in word offsets from one row's tag logits (see ``word_tags``)."""
-    return entity_spans([tag for tag, _ in word_tags(token_logits, word_starts, tags, decoding)])
-
-
 def pair_states(hidden: torch.Tensor, spans: torch.Tensor, pool=span_max) -> torch.Tensor:
     """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none).
 
@@ -156,11 +151,11 @@ class EntityPairHead(nn.Module):
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple:
         token_logits = self.tagger(self.dropout(hidden))
         if self.training:
-            spans, pairs = inputs["pair_spans"], None
+            spans, pairs, words = inputs["pair_spans"], None, None
         else:
-            spans, pairs = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
+            spans, pairs, words = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
         pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(self._pair_features(hidden, spans)))))
-        return token_logits, pair_logits, pairs
+        return token_logits, pair_logits, pairs, words
 
     def _pair_features(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
         states = pair_states(hidden, spans, self.pool)
@@ -171,16 +166,20 @@ class EntityPairHead(nn.Module):
             parts.append(hidden[:, :1].expand(-1, spans.shape[1], -1))
         return torch.cat(parts, dim=-1)
 
-    def _predicted_pairs(self, token_logits, word_starts, attention_mask) -> tuple[torch.Tensor, list]:
-        spans, pairs = [], []
+    def _predicted_pairs(self, token_logits, word_starts, attention_mask) -> tuple[torch.Tensor, list, list]:
+        """Sub-word spans of every ordered pair of predicted entities, the pairs (entity indices) and each row's
+        (tag, probability) per word, which decoding reuses rather than reading the tags again."""
+        spans, pairs, words = [], [], []
         lengths = attention_mask.sum(-1).tolist()
         for row, starts in enumerate(word_starts.tolist()):
             kept = [s for s in starts if s != -2]
-            ents = predicted_entities(token_logits[row], kept, self.tags, self.decoding)
+            read = word_tags(token_logits[row], kept, self.tags, self.decoding)
+            ents = entity_spans([tag for tag, _ in read])
             sub = [subword_span(kept, s, e, lengths[row]) for _, s, e in ents]
             index = [(h, t) for h in range(len(ents)) for t in range(len(ents)) if h != t]
             spans.append([[*sub[h], *sub[t]] for h, t in index])
             pairs.append(index)
+            words.append(read)
         width = max(1, max(len(s) for s in spans))
         padded = [s + [[0, 1, 0, 1]] * (width - len(s)) for s in spans]
-        return torch.tensor(padded, device=token_logits.device), pairs
+        return torch.tensor(padded, device=token_logits.device), pairs, words

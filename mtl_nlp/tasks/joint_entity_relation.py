@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead, word_tags
+from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead
 from mtl_nlp.spans import subword_span
 from mtl_nlp.tasks.base import IGNORE_INDEX, in_batch, labelled_per_row, scored_entities, token_cross_entropy
 from mtl_nlp.windows import plan
@@ -128,7 +128,7 @@ class JointEntityRelation:
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
         """The entity tags' loss (each word weighs the same in any batch, as in token classification) plus the mean
         over the batch's entity pairs."""
-        token_logits, pair_logits, _ = logits
+        token_logits, pair_logits = logits[:2]
         entity = token_cross_entropy(token_logits, labels["tags"], self.words_per_row)
         targets = labels["pairs"].flatten()
         if not (targets != IGNORE_INDEX).any():  # no sentence in the batch has two entities
@@ -139,13 +139,12 @@ class JointEntityRelation:
     def decode(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[dict]:
         """Per row: the entities (word offsets of the whole sentence, scored) whose first word its window owns, and
         a label for every ordered pair of the entities it found, with the pair's ``margin`` from the window's edges."""
-        token_logits, pair_logits, pairs = logits
+        _, pair_logits, pairs, words_read = logits
         own = batch["own"].tolist() if "own" in batch else None
         out = []
-        for row, starts in enumerate(batch["word_starts"].tolist()):
-            words = sum(s != -2 for s in starts)
+        for row, read in enumerate(words_read):  # (tag, probability) per word, as the head read them to build its pairs
+            words = len(read)
             start, own_start, own_end = own[row] if own else (0, 0, words)
-            read = word_tags(token_logits[row], starts, self.tags, self.config.decoding)
             entities = scored_entities([tag for tag, _ in read], [p for _, p in read])
             scores, labels = self._best_labels(pair_logits[row])
             pieces = [

@@ -5,7 +5,8 @@ import torch
 
 from conftest import ASSETS
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.heads import pair_states, predicted_entities
+from mtl_nlp.heads import pair_states, word_tags
+from mtl_nlp.spans import entity_spans
 from mtl_nlp.readers import read_spert
 from mtl_nlp.tasks.base import IGNORE_INDEX, decoded
 from mtl_nlp.tasks.joint_entity_relation import JointEntityRelation
@@ -46,9 +47,9 @@ def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenize
     task, raw, _, batch = _batch(tiny_tokenizer)
     head = task.head(hidden_size=8)
     hidden = torch.randn(*batch["input_ids"].shape, 8)
-    token_logits, pair_logits, pairs = head(hidden, batch)
-    assert pair_logits.shape == (2, 6, 3) and pairs is None
-    loss = task.loss((token_logits, pair_logits, pairs), batch["labels"])
+    token_logits, pair_logits, pairs, words = head(hidden, batch)
+    assert pair_logits.shape == (2, 6, 3) and pairs is None and words is None
+    loss = task.loss((token_logits, pair_logits, pairs, words), batch["labels"])
     loss.backward()
     assert torch.isfinite(loss) and head.dense.weight.grad is not None
 
@@ -124,17 +125,18 @@ def test_a_long_sentence_is_read_in_windows_and_its_entities_and_relations_merge
     token_logits = torch.nn.functional.one_hot(batch["labels"]["tags"].clamp(min=0), len(task.tags)).float() * 5
     gold = {(e["start"], e["end"]): e for e in entities}
     related = {(id(entities[r["head"]]), id(entities[r["tail"]])) for r in relations}
-    pairs, pair_logits = [], []
+    pairs, pair_logits, reads = [], [], []
     for row, starts in enumerate(batch["word_starts"].tolist()):  # the pairs the head builds from the predicted entities
         offset = encoded["own"][row][0]
-        found = [gold.get((s + offset, e + offset)) for _, s, e in predicted_entities(token_logits[row], starts, task.tags)]
+        reads.append(word_tags(token_logits[row], starts, task.tags))
+        found = [gold.get((s + offset, e + offset)) for _, s, e in entity_spans([tag for tag, _ in reads[-1]])]
         index = [(h, t) for h in range(len(found)) for t in range(len(found)) if h != t]
         label = [1 if found[h] and found[t] and (id(found[h]), id(found[t])) in related else 0 for h, t in index]
         pairs.append(index)
         pair_logits.append([[5.0 * (k == j) for k in range(3)] for j in label] or [[0.0] * 3])
     width = max(len(p) for p in pair_logits)
     padded = torch.tensor([p + [[0.0] * 3] * (width - len(p)) for p in pair_logits])
-    merged = decoded(task, (token_logits, padded, pairs), batch)
+    merged = decoded(task, (token_logits, padded, pairs, reads), batch)
     assert [json.loads(m) for m in merged] == [json.loads(r) for r in task.references(raw)]
 
 
