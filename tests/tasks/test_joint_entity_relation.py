@@ -6,8 +6,8 @@ import torch
 from conftest import ASSETS
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import pair_states, word_tags
-from mtl_nlp.spans import entity_spans
 from mtl_nlp.readers import read_spert
+from mtl_nlp.spans import entity_spans
 from mtl_nlp.tasks.base import IGNORE_INDEX, decoded
 from mtl_nlp.tasks.joint_entity_relation import JointEntityRelation
 
