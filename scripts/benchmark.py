@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from mtl_nlp.cli import run_command
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.validation import validate_run
 
 
@@ -23,6 +24,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
     parser.add_argument("--test-dir", help="also score every model on the tasks' test files, relative to this folder")
     parser.add_argument("--no-single", action="store_true", help="only the multi-task run(s)")
+    parser.add_argument("--baselines", nargs="+", metavar="TASK", help="single-task baselines only for these tasks (default: every task)")
     parser.add_argument("--variants", help="YAML mapping row names to lists of key=value overrides (one run per row)")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
@@ -39,7 +41,11 @@ def main(argv: list[str]) -> int:
             print((out / "results.md").read_text())
             return 0
         run = validate_run(args.run, overrides)
-        out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single, command=command)
+        unknown = sorted(set(args.baselines or []) - {t.name for t in run.tasks})
+        if unknown:
+            raise ConfigError(f"--baselines names {unknown}, not tasks of {args.run}: {[t.name for t in run.tasks]}")
+        out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single, command=command,
+                            baselines=args.baselines)
         print((out / "results.md").read_text())
         return 0
 

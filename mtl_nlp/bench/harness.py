@@ -42,8 +42,10 @@ def task_steps(run: RunConfig, sizes: dict[str, int], seed: int) -> dict[str, in
     return {name: draws[name] for name in sizes}
 
 
-def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path, single: bool = True) -> list[tuple[str, int, RunConfig]]:
-    """(name, seed, run) for every training the benchmark needs: the multi-task run, then one run per task."""
+def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path, single: bool = True,
+         baselines: list[str] | None = None) -> list[tuple[str, int, RunConfig]]:
+    """(name, seed, run) for every training the benchmark needs: the multi-task run, then one run per task (per task
+    named in ``baselines``, when given: a pairing that asks about one task need not retrain the other alone)."""
     jobs = []
     for seed in seeds:
         multi = _variant(run, seed=seed, output_dir=out_dir / "multitask" / f"seed-{seed}")
@@ -52,6 +54,8 @@ def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path,
             continue
         evals = max(1, math.ceil(run.train.max_steps / run.train.eval_every))
         for name, micro_steps in task_steps(run, sizes, seed).items():
+            if baselines is not None and name not in baselines:
+                continue
             steps = max(1, micro_steps // run.train.gradient_accumulation_steps)
             single_run = _variant(run, seed=seed, output_dir=out_dir / f"single-{name}" / f"seed-{seed}")
             single_run.tasks = [t for t in run.tasks if t.name == name]
@@ -185,14 +189,15 @@ def train_sizes(run: RunConfig) -> dict[str, int]:
     return {t.name: len(load_split(t, build_task(t), "train", run.data_dir_for(t.name))) for t in run.tasks}
 
 
-def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str) -> Path:
+def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str,
+                  baselines: list[str] | None = None) -> Path:
     """Train (or reuse) every run of the benchmark, score it, and write results.json, results.md and curves.png."""
     from mtl_nlp.bench.report import markdown_report, plot_curves
     from mtl_nlp.evaluation import evaluate_model
 
     sizes = train_sizes(run)
     results: dict[str, dict[int, dict]] = {}
-    for name, seed, job in plan(run, sizes, seeds, out_dir, single):
+    for name, seed, job in plan(run, sizes, seeds, out_dir, single, baselines):
         record = run_record(job, run_or_reuse(job))
         if test_dir:
             answers = Path(job.output_dir) / "test_predictions"

@@ -247,4 +247,6 @@ class JointCollator:
 
 
 def _features(config: TaskConfig) -> list[str]:
-    return ["spans", "context"] if config.relation_features is None else config.relation_features
+    """The pair features the task names; unset, spans and context. Model folders saved before the joint head read
+    this key hold ``[markers]`` (then every task's default, which this head ignored): they get spans and context."""
+    return ["spans", "context"] if config.relation_features in (None, ["markers"]) else config.relation_features

@@ -16,6 +16,8 @@ def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path
         task = name.removeprefix("single-")
         assert [t.name for t in job.tasks] == [task] and job.train.max_steps == steps[task] and job.train.seed == 5
         assert job.train.learning_rate == run.train.learning_rate and job.train.batch_size == run.train.batch_size
+    only = plan(run, sizes, [5], tmp_path, baselines=["demo_relation"])  # a pairing that asks about one task
+    assert [name for name, _, _ in only] == ["multitask", "single-demo_relation"] and only[1][2] == jobs[2][2]
 
 
 def test_a_baseline_is_the_same_run_whatever_the_task_mixing(tiny_run, tmp_path):

@@ -180,6 +180,8 @@ def test_pair_features_follow_the_yaml_and_width_and_sentence_change_what_a_pair
 def test_joint_relation_features_are_checked():
     problems = JointEntityRelation.config_problems
     assert problems(dataclasses.replace(CONFIG, relation_features=["spans", "width"])) == []
+    legacy = JointEntityRelation(dataclasses.replace(CONFIG, relation_features=["markers"]))  # a model saved before
+    assert legacy.head(8).dense.in_features == 3 * 8  # reads spans and context, as the head it was trained with
     for bad in (["context"], ["spans", "markers"], ["spans", "spans"]):
         assert [key for key, _ in problems(dataclasses.replace(CONFIG, relation_features=bad))] == ["relation_features"]
 
