@@ -299,6 +299,8 @@ class TrainConfig:
     max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
     group_by_length: bool = False  # batches of similar length within each task (less padding)
     optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
+    compile: bool = False  # torch.compile the shared encoder in place (dynamic shapes; the first steps compile)
+    dataloader_workers: int = 0  # worker processes per task's training loader (0: batches built in the main process)
     checkpoint_every: int = 0  # steps between checkpoints in output_dir/checkpoints (0: only when stopped early)
     keep_checkpoints: int = 2
 
@@ -326,6 +328,10 @@ class TrainConfig:
             out.append(("keep_checkpoints", f"must be a whole number >= 1, got {self.keep_checkpoints!r}"))
         if self.optimizer not in ("adamw_fused", "adamw"):
             out.append(("optimizer", f"allowed: adamw_fused, adamw; got {self.optimizer!r}"))
+        if not isinstance(self.compile, bool):
+            out.append(("compile", f"must be true or false, got {self.compile!r}"))
+        if not isinstance(self.dataloader_workers, int) or isinstance(self.dataloader_workers, bool) or self.dataloader_workers < 0:
+            out.append(("dataloader_workers", f"must be a whole number >= 0, got {self.dataloader_workers!r}"))
         if self.max_train_examples is not None and not _positive_int(self.max_train_examples):
             out.append(("max_train_examples", f"must be a whole number >= 1 (or null for all), got {self.max_train_examples!r}"))
         return out
@@ -348,6 +354,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     resume_from: str | None = None  # "latest" (output_dir/checkpoints) or a checkpoint folder
     trust_remote_code: bool = False  # run code shipped with a Hub encoder (only for encoders you trust)
+    # The encoder's attention kernel, Transformers' attn_implementation: sdpa, eager, flash_attention_2 (a GPU and the
+    # flash-attn package), ...; none: Transformers' choice (sdpa where the model supports it).
+    attention: str | None = None
     path: str = "<run>"
 
     def task(self, name: str) -> TaskConfig:
@@ -518,7 +527,7 @@ def load_run(path: str | Path, overrides: list[str] = ()) -> tuple[RunConfig, li
     task_overrides = data.pop("task", None) or {}
     problems += _unknown_keys({k: v for k, v in data.items() if k not in sections}, RunConfig, spath, lines)
     tasks = _load_tasks(data.get("tasks"), path, lines, problems, task_overrides)
-    scalars = {k: str(data[k]) for k in ("encoder", "data_dir", "output_dir", "resume_from") if data.get(k) is not None}
+    scalars = {k: str(data[k]) for k in ("encoder", "data_dir", "output_dir", "resume_from", "attention") if data.get(k) is not None}
     data_dirs = data.get("data_dirs") or {}
     if not isinstance(data_dirs, dict):
         problems.append(Problem(spath, lines.get("data_dirs"), "data_dirs", f"must map task names to folders, got {data_dirs!r}"))

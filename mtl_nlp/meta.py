@@ -44,7 +44,7 @@ def meta_train(run: RunConfig) -> Path:
     set_seed(run.train.seed)
     tasks = {t.name: build_task(t) for t in run.tasks}
     raw = read_data(run, tasks)
-    encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code)
+    encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code, run.attention)
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)
     model = MultiTaskModel.from_encoder(encoder, run.tasks).to(accelerator.device).train()

@@ -199,7 +199,7 @@ def train(run: RunConfig) -> Path:
     set_seed(run.train.seed)
     tasks = {t.name: build_task(t) for t in run.tasks}
     raw = read_data(run, tasks)
-    encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code)
+    encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code, run.attention)
     check_compatible(encoder, tokenizer, run.tasks)
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)
@@ -219,7 +219,7 @@ def write_examples(raw: dict[str, tuple], output_dir: Path) -> None:
 def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> tuple[dict, dict]:
     t = run.train
     train = {n: make_loader(d.train, tasks[n], tokenizer, batch_size=t.batch_size, shuffle=True, seed=t.seed,
-                            group_by_length=t.group_by_length) for n, d in data.items()}
+                            group_by_length=t.group_by_length, workers=t.dataloader_workers) for n, d in data.items()}
     dev = {
         n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed)
         for n, d in data.items()
@@ -240,6 +240,8 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``. Learned loss
     weights train at the heads' learning rate, without weight decay."""
     t = run.train
+    if t.compile:  # in place, so parameter names (checkpoints, saved weights) stay those of the plain encoder
+        model.encoder.compile(dynamic=True)
     optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
                                t.adapter_learning_rate, fused=t.optimizer == "adamw_fused")
     if list(weighting.parameters()):

@@ -24,6 +24,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--serving-steps", type=int, default=300,
                         help="training steps of the served joint model before timing (0: untrained heads)")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
+    parser.add_argument("--options", action="store_true",
+                        help="also time our loop with each setting for bigger machines (eager attention, workers, compile)")
     parser.add_argument("--parts", nargs="+", choices=["training", "serving"], default=["training", "serving"])
     parser.add_argument("--out", default="outputs/benchmark-speed")
     args = parser.parse_args(argv)
@@ -40,7 +42,8 @@ def main(argv: list[str]) -> int:
                                                 train_steps=args.serving_steps, out_dir=out)
             write(result, out)  # kept if the training part fails
         if "training" in args.parts:
-            result["training"] = measure(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out)
+            result["training"] = measure(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out,
+                                         options=args.options)
         print(write(result, out))
         return 0
 

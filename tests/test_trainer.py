@@ -9,7 +9,8 @@ from accelerate import Accelerator
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.tasks import build_task
-from mtl_nlp.trainer import fit, make_optimizer, prepare_data, read_data
+from mtl_nlp.errors import ConfigError
+from mtl_nlp.trainer import fit, make_optimizer, prepare_data, read_data, train
 from mtl_nlp.validation import validate_run
 
 
@@ -120,3 +121,24 @@ def test_fused_adamw_is_the_default_and_plain_adamw_a_setting(tiny_encoder_dir):
     assert TrainConfig().optimizer == "adamw_fused"
     assert make_optimizer(model, 1e-5, 1e-3, 0.01, fused=True).defaults["fused"] is True
     assert not make_optimizer(model, 1e-5, 1e-3, 0.01).defaults["fused"]
+
+
+def test_speed_options_train_from_yaml(tiny_run, monkeypatch):
+    """Eager attention, loader workers and a compiled encoder are run settings; compiling is in place, so the
+    saved weights keep the plain encoder's names (asserting that compile was asked for keeps this test fast)."""
+    from safetensors import safe_open
+
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compiled.append((type(self).__name__, kw)))
+    run = validate_run(tiny_run(attention="eager", train={"compile": True, "dataloader_workers": 1, "max_steps": 3}))
+    out = train(run)
+    assert compiled == [("BertModel", {"dynamic": True})]
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:
+        assert all("_orig_mod" not in key for key in weights.keys()) and any(k.startswith("encoder.") for k in weights.keys())
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+
+
+def test_an_attention_kernel_the_encoder_cannot_use_is_a_config_error(tiny_run, tiny_encoder_dir):
+    assert load_encoder(str(tiny_encoder_dir), attention="eager")[0].config._attn_implementation == "eager"
+    with pytest.raises(ConfigError, match="attention: 'no_such_kernel'"):
+        train(validate_run(tiny_run(attention="no_such_kernel")))

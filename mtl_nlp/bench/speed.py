@@ -23,6 +23,12 @@ from torch import nn
 SYSTEMS = ("ours", "ours_grouped", "trainer")
 LABELS = {"ours": "mtl_nlp, default settings", "ours_grouped": "mtl_nlp, train.group_by_length: true",
           "trainer": "transformers.Trainer, one model per task"}
+# Settings for bigger machines, each timed as one more row of our loop (``--options``): name -> (overrides, label).
+OPTIONS = {
+    "ours_eager": (["attention=eager"], "mtl_nlp, attention: eager (plain PyTorch attention instead of SDPA)"),
+    "ours_workers": (["train.dataloader_workers=2"], "mtl_nlp, train.dataloader_workers: 2"),
+    "ours_compile": (["train.compile=true"], "mtl_nlp, train.compile: true (compiling included)"),
+}
 
 
 def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
@@ -132,9 +138,10 @@ def data_path(run_path: str, overrides: list[str]) -> dict:
     return {"seconds": seconds, "flops_per_token": flops_per_token(encoder, sum(x * x for x in lengths) / sum(lengths))}
 
 
-def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path) -> dict:
+def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path, options: bool = False) -> dict:
     """The training comparison: every system ``rounds`` times, alternated; tokens per second, the ratio of each of
-    ours to the Trainer per round, FLOP/s against the matrix-product rate, and the data path's share."""
+    ours to the Trainer per round, FLOP/s against the matrix-product rate, and the data path's share. ``options``
+    adds a row of our loop per setting in OPTIONS."""
     from mtl_nlp.validation import validate_run
 
     base = [*overrides, f"train.max_train_examples={examples}", "sampling.type=round_robin", "train.log_every=1000000"]
@@ -146,9 +153,11 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
     plans = {"ours": lambda r: ours(run_path, base, out_dir / f"ours-{r}"),
              "ours_grouped": lambda r: ours(run_path, grouped, out_dir / f"ours_grouped-{r}"),
              "trainer": lambda r: trainer(run_path, base, out_dir / f"trainer-{r}")}
+    for name, (extra, _) in OPTIONS.items() if options else ():
+        plans[name] = lambda r, name=name, extra=extra: ours(run_path, [*base, *extra], out_dir / f"{name}-{r}")
     per_round: list[dict] = []
     for r in range(rounds):
-        per_round.append({name: plans[name](r) for name in SYSTEMS})
+        per_round.append({name: plan(r) for name, plan in plans.items()})
     rate = matmul_rate()
     data = {"ours": data_path(run_path, base), "ours_grouped": data_path(run_path, grouped)}
     return summarise(per_round, rate, data, run, examples, steps)
@@ -157,18 +166,22 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
 def summarise(per_round: list[dict], rate: float, data: dict, run, examples: int, steps: int) -> dict:
     flops = data["ours"]["flops_per_token"]
     systems = {}
-    for name in SYSTEMS:
+    labels = {**LABELS, **{name: label for name, (_, label) in OPTIONS.items()}}
+    for name in per_round[0]:
         speeds = [r[name]["tokens"] / r[name]["seconds"] for r in per_round]
-        systems[name] = {"label": LABELS[name], "tokens_per_second": statistics.mean(speeds), "per_round": speeds,
+        systems[name] = {"label": labels[name], "tokens_per_second": statistics.mean(speeds), "per_round": speeds,
                          "flops_per_second": statistics.mean(speeds) * flops}
         systems[name]["matmul_share"] = systems[name]["flops_per_second"] / rate
         if name in data:
             seconds = statistics.mean(r[name]["seconds"] for r in per_round)
             systems[name]["data_path_share"] = data[name]["seconds"] / seconds
-    for name in ("ours", "ours_grouped"):
+    for name in (n for n in per_round[0] if n != "trainer"):
         ratios = [r[name]["tokens"] / r[name]["seconds"] / (r["trainer"]["tokens"] / r["trainer"]["seconds"]) for r in per_round]
         systems[name]["ratio_to_trainer"] = statistics.mean(ratios)
         systems[name]["ratio_per_round"] = ratios
+        if name in OPTIONS:  # an option's effect: its speed over the default loop's in the same round
+            systems[name]["ratio_to_default"] = statistics.mean(r[name]["tokens"] / r[name]["seconds"] /
+                                                                (r["ours"]["tokens"] / r["ours"]["seconds"]) for r in per_round)
     return {
         "tasks": [c.name for c in run.tasks], "examples_per_task": examples, "batch_size": run.train.batch_size,
         "max_length": {c.name: c.max_length for c in run.tasks}, "steps": steps, "rounds": len(per_round),
@@ -192,7 +205,8 @@ def table(result: dict) -> str:
         ratio = (f"{s['ratio_to_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in s['ratio_per_round'])})"
                  if "ratio_to_trainer" in s else "1")
         share = f"{100 * s['data_path_share']:.1f}%" if "data_path_share" in s else "–"
-        lines.append(f"| {s['label']} | {s['tokens_per_second']:.0f} | {ratio} | {s['flops_per_second'] / 1e9:.1f} | "
+        effect = f" ({s['ratio_to_default']:.2f}x the default loop)" if "ratio_to_default" in s else ""
+        lines.append(f"| {s['label']}{effect} | {s['tokens_per_second']:.0f} | {ratio} | {s['flops_per_second'] / 1e9:.1f} | "
                      f"{100 * s['matmul_share']:.0f}% | {share} |")
     return "\n".join(lines) + "\n"
 

@@ -29,3 +29,15 @@ def test_flops_count_the_layers_matrices_and_attention(tiny_encoder_dir):
     per_layer = 4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size
     assert flops_per_token(encoder, 10.0) == 6 * c.num_hidden_layers * per_layer + 12 * c.num_hidden_layers * c.hidden_size * 10.0
     assert matmul_rate(size=64, seconds=0.05) > 0
+
+
+def test_each_option_is_a_row_with_its_effect_against_the_default_loop(tiny_run, demo_dir, tmp_path, monkeypatch):
+    from mtl_nlp.bench import speed
+
+    monkeypatch.setattr(speed, "OPTIONS", {"ours_eager": speed.OPTIONS["ours_eager"]})  # compiling would be slow here
+    result = measure(str(tiny_run()), [f"data_dir={demo_dir}"], examples=8, rounds=1, out_dir=tmp_path / "speed", options=True)
+    raw, eager = result["rounds_raw"][0], result["systems"]["ours_eager"]
+    assert raw["ours_eager"]["tokens"] == raw["ours"]["tokens"]
+    speed_of = {name: raw[name]["tokens"] / raw[name]["seconds"] for name in ("ours", "ours_eager")}
+    assert abs(eager["ratio_to_default"] - speed_of["ours_eager"] / speed_of["ours"]) < 1e-9
+    assert f"| mtl_nlp, attention: eager (plain PyTorch attention instead of SDPA) ({eager['ratio_to_default']:.2f}x the default loop) |" in table(result)
