@@ -71,14 +71,12 @@ def subset(split, size: int | None, seed: int, name: str):
 def prepare_data(
     raw: dict[str, tuple], tasks: dict[str, Task], tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator
 ) -> dict[str, TaskData]:
-    """Tokenize every task's splits (the main process first, so the others read its cache) and calibrate each task's
-    loss on its training split."""
+    """Tokenize every task's splits (the main process first, so the others read its cache)."""
     out = {}
     with accelerator.main_process_first():
         for name, (train_raw, dev_raw) in raw.items():
             task = tasks[name]
             data = TaskData(train=tokenize(train_raw, task, tokenizer, f"{name}/train"))
-            task.calibrate(data.train)
             if dev_raw is not None:
                 data.dev = tokenize(dev_raw, task, tokenizer, f"{name}/dev")
                 data.dev_references = task.references(dev_raw[:])

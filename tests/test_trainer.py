@@ -21,7 +21,6 @@ def test_two_steps_change_every_trainable_parameter(tiny_run):
     encoder, tokenizer = load_encoder(run.encoder)
     tasks = {t.name: build_task(t) for t in run.tasks}
     data = prepare_data(read_data(run, tasks), tasks, tokenizer, accelerator)
-    assert tasks["demo_ner"].words_per_row > 1  # calibrated on its training split before any step
     model = MultiTaskModel.from_encoder(encoder, run.tasks)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     out = fit(run, accelerator, model, tokenizer, tasks, data)

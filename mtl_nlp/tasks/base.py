@@ -43,9 +43,6 @@ class Task(Protocol):
 
     def head(self, hidden_size: int) -> nn.Module: ...
 
-    def calibrate(self, train: Any) -> None:
-        """Read what the loss needs from the tokenized training split, before training (``prepare_data`` calls it)."""
-
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list:
@@ -88,23 +85,6 @@ def decoded(task: Task, logits: Any, batch: dict) -> list:
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike)."""
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
-
-
-def labelled_per_row(labels: list[list[int]]) -> float:
-    """Mean count of scored positions (labels other than IGNORE_INDEX) per row of a tokenized split."""
-    return max(1, sum(sum(v != IGNORE_INDEX for v in row) for row in labels)) / max(1, len(labels))
-
-
-def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, per_row: float | None) -> torch.Tensor:
-    """Cross-entropy summed over a batch's scored tokens and divided by rows × ``per_row`` (the training split's mean
-    scored tokens per row), so a token weighs the same in every batch. A mean over each batch's own tokens would
-    weigh the tokens of a batch of short sentences several times more, which length-grouped batches make common.
-    Without ``per_row`` (the split was not calibrated) it is that per-batch mean."""
-    if per_row is None:
-        return cross_entropy(logits, labels)
-    total = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                                        ignore_index=IGNORE_INDEX, reduction="sum")
-    return total / (labels.shape[0] * per_row)
 
 
 def label_ids(labels: list[str], values: list) -> list[int]:

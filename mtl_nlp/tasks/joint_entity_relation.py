@@ -19,7 +19,7 @@ from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX, in_batch, labelled_per_row, scored_entities, token_cross_entropy
+from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities
 from mtl_nlp.windows import plan
 
 
@@ -40,7 +40,6 @@ class JointEntityRelation:
 
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
-        self.words_per_row: float | None = None  # set by calibrate() from the training split
         self.labels = list(config.labels)
         self.tags = ["O"] + [f"{p}-{t}" for t in config.entity_types for p in ("B", "I")]
         self.negative = self.labels.index(config.negative_label) if config.negative_label in self.labels else 0
@@ -122,14 +121,10 @@ class JointEntityRelation:
         return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, decoding=self.config.decoding,
                               features=tuple(_features(self.config)))
 
-    def calibrate(self, train) -> None:
-        self.words_per_row = labelled_per_row(train["labels"])
-
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The entity tags' loss (each word weighs the same in any batch, as in token classification) plus the mean
-        over the batch's entity pairs."""
+        """The mean loss over the batch's tagged words plus the mean over its entity pairs."""
         token_logits, pair_logits = logits[:2]
-        entity = token_cross_entropy(token_logits, labels["tags"], self.words_per_row)
+        entity = cross_entropy(token_logits, labels["tags"])
         targets = labels["pairs"].flatten()
         if not (targets != IGNORE_INDEX).any():  # no sentence in the batch has two entities
             return entity

@@ -127,9 +127,6 @@ class RelationClassification:
     def head(self, hidden_size: int) -> nn.Module:
         return SpanPairHead(hidden_size, len(self.labels), features=tuple(_features(self.config)), pooling=self.config.pooling)
 
-    def calibrate(self, train) -> None:
-        """Nothing to read: one label per example, so the batch mean already weighs every example the same."""
-
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cross_entropy(logits, labels)
 

@@ -12,7 +12,7 @@ from mtl_nlp.answers import write_conll
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
-from mtl_nlp.tasks.base import IGNORE_INDEX, in_batch, labelled_per_row, scored_entities, token_cross_entropy
+from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities
 from mtl_nlp.windows import plan
 
 
@@ -55,7 +55,6 @@ class TokenClassification:
 
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
-        self.words_per_row: float | None = None  # set by calibrate() from the training split
         self.labels = labels_as_iob2(config.labels, config.tag_scheme)
 
     @staticmethod
@@ -97,11 +96,8 @@ class TokenClassification:
     def head(self, hidden_size: int) -> nn.Module:
         return TokenHead(hidden_size, len(self.labels))
 
-    def calibrate(self, train) -> None:
-        self.words_per_row = labelled_per_row(train["labels"])
-
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return token_cross_entropy(logits, labels, self.words_per_row)
+        return cross_entropy(logits, labels)
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[tuple[int, int, torch.Tensor]]:
         """Per row, ``(own_start, own_end, log-probabilities of the owned words)``: what ``merge`` joins into a

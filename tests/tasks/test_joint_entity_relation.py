@@ -149,17 +149,6 @@ def test_a_relation_no_window_holds_whole_is_counted_lost(tiny_tokenizer):
     assert encoded["lost"][0] == 1 and sum(encoded["lost"]) == 1  # the relation, counted once; both entities are held
 
 
-def test_calibrated_entity_loss_divides_by_the_training_words_per_row(tiny_tokenizer):
-    task, _, _, batch = _batch(tiny_tokenizer)
-    tags = batch["labels"]["tags"]
-    words = int((tags != IGNORE_INDEX).sum())
-    no_pairs = {"tags": tags, "pairs": torch.full((2, 1), IGNORE_INDEX)}
-    logits = (torch.randn(*tags.shape, len(task.tags)), torch.zeros(2, 1, len(task.labels)), None)
-    mean = task.loss(logits, no_pairs)  # uncalibrated: the mean over this batch's words
-    task.calibrate({"labels": [[0] * words]})  # one training row holding as many words as this whole batch
-    assert torch.allclose(task.loss(logits, no_pairs), mean / 2)  # the batch's sum over 2 rows × `words`
-
-
 def test_pair_features_follow_the_yaml_and_width_and_sentence_change_what_a_pair_reads():
     from mtl_nlp.heads import EntityPairHead
 

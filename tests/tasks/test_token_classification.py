@@ -117,26 +117,3 @@ def test_a_word_longer_than_max_length_and_a_word_the_tokenizer_drops_are_still_
     assert "[UNK]" in tiny_tokenizer.convert_ids_to_tokens([i for ids in out["input_ids"] for i in ids])
     assert decoded(task, _gold_logits(out), _batch(out)) == [tags]
 
-
-def test_calibrated_loss_weighs_a_word_the_same_in_short_and_long_batches():
-    """Length-grouped batches hold only short or only long sentences: a per-batch mean would weigh the words of the
-    short batch more. After calibration the loss is a sum over words divided by a constant, as the mean would be for
-    a batch of average rows."""
-    import torch
-
-    task = _task()
-    assert task.words_per_row is None
-    task.calibrate({"labels": [[IGNORE_INDEX, 1, 0, IGNORE_INDEX], [IGNORE_INDEX, 0, 0, 2, 0, 0, IGNORE_INDEX]]})
-    assert task.words_per_row == 3.5  # (2 + 5) words over two rows; special tokens and later sub-words not counted
-    logits = torch.randn(2, 7, 5, requires_grad=True)
-    short = torch.full((2, 7), IGNORE_INDEX)
-    short[:, 1] = 0  # one word per row
-    long = torch.zeros(2, 7, dtype=torch.long)  # seven words per row
-    grads = []
-    for labels in (short, long):
-        logits.grad = None
-        task.loss(logits, labels).backward()
-        grads.append(logits.grad[0, 1].clone())
-    assert torch.allclose(grads[0], grads[1])  # the same word with the same logits pulls the same in either batch
-    full = torch.nn.functional.cross_entropy(logits.reshape(-1, 5), long.reshape(-1))
-    assert torch.allclose(task.loss(logits, long), full * 7 / 3.5)  # sum over 14 words / (2 rows × 3.5)
