@@ -7,9 +7,9 @@ import torch
 from accelerate import Accelerator
 
 from mtl_nlp.encoders import add_special_tokens, load_encoder
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.tasks import build_task
-from mtl_nlp.errors import ConfigError
 from mtl_nlp.trainer import fit, make_optimizer, prepare_data, read_data, train
 from mtl_nlp.validation import validate_run
 
