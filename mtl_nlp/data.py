@@ -130,16 +130,17 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
 
 def make_loader(
     ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, *, batch_size: int, shuffle: bool, seed: int,
-    group_by_length: bool = False, workers: int = 0,
+    group_by_length: bool = False, length_window: int = 50, workers: int = 0,
 ) -> DataLoader:
     """One loader per task and split: homogeneous batches, so each task keeps its own collator; padding per batch.
-    ``group_by_length`` (with ``shuffle``) batches examples of similar length: less padding, same randomness.
+    ``group_by_length`` (with ``shuffle``) batches examples of similar length, sorted within ``length_window`` batches
+    of a seeded shuffle: less padding, the same examples per epoch.
     ``workers`` processes collate batches ahead (the order is still drawn in this process, from ``seed``)."""
     generator = torch.Generator().manual_seed(seed)
     parallel = {"num_workers": workers, "persistent_workers": True} if workers else {}
     if shuffle and group_by_length:
         lengths = [len(ids) for ids in ds["input_ids"]]
-        sampler = LengthGroupedBatches(lengths, batch_size, generator)
+        sampler = LengthGroupedBatches(lengths, batch_size, generator, length_window)
         return DataLoader(ds, batch_sampler=sampler, collate_fn=task.collator(tokenizer), generator=generator, **parallel)
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=task.collator(tokenizer), generator=generator,
                       **parallel)

@@ -217,7 +217,8 @@ def write_examples(raw: dict[str, tuple], output_dir: Path) -> None:
 def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> tuple[dict, dict]:
     t = run.train
     train = {n: make_loader(d.train, tasks[n], tokenizer, batch_size=t.batch_size, shuffle=True, seed=t.seed,
-                            group_by_length=t.group_by_length, workers=t.dataloader_workers) for n, d in data.items()}
+                            group_by_length=t.group_by_length,
+                            length_window=t.length_window, workers=t.dataloader_workers) for n, d in data.items()}
     dev = {
         n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed)
         for n, d in data.items()

@@ -109,3 +109,6 @@ def test_length_grouped_batches_are_similar_in_length_reproducible_and_complete(
     assert spread < plain / 3  # padding per batch follows the spread of lengths in it
     again = list(LengthGroupedBatches(lengths, 8, torch.Generator().manual_seed(4), window=5))
     assert again != batches  # another seed, another order
+    one = list(LengthGroupedBatches(lengths, 8, torch.Generator().manual_seed(3), window=1))
+    order = torch.randperm(200, generator=torch.Generator().manual_seed(3)).tolist()
+    assert {frozenset(b) for b in one} == {frozenset(order[k:k + 8]) for k in range(0, 200, 8)}  # a window of one: random batches

@@ -91,6 +91,7 @@ def with_new_defaults(recorded: dict) -> dict:
     """A run recorded before a config field existed ran as that field's default says: add it, so it compares equal."""
     out = copy.deepcopy(recorded)
     out.setdefault("trust_remote_code", False)
+    out.setdefault("attention", None)
     out.setdefault("train", {}).setdefault("optimizer", "adamw")  # runs recorded before the setting used plain AdamW
     sections = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
                 ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
@@ -99,6 +100,8 @@ def with_new_defaults(recorded: dict) -> dict:
             out.setdefault(key, {}).setdefault(field.name, _default(field))
     optional = [f for f in dataclasses.fields(TaskConfig) if f.name != "source" and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)]
     for task in out.get("tasks", []):
+        if task.get("relation_features") == ["markers"]:  # recorded when [markers] was every task's default
+            task["relation_features"] = None
         for field in optional:
             task.setdefault(field.name, _default(field))
     return out

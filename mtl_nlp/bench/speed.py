@@ -130,7 +130,7 @@ def data_path(run_path: str, overrides: list[str]) -> dict:
         task, rows = task_rows(run, config, tokenizer)
         lengths += [sum(mask) for mask in rows["attention_mask"]]
         loader = make_loader(rows, task, tokenizer, batch_size=run.train.batch_size, shuffle=True, seed=run.train.seed,
-                             group_by_length=run.train.group_by_length)
+                             group_by_length=run.train.group_by_length, length_window=run.train.length_window)
         started = time.perf_counter()
         for _ in loader:
             pass
