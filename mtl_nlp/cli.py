@@ -154,6 +154,13 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {text}")
+    return value
+
+
 def _print_scores(results: dict[str, dict]) -> None:
     for task, scores in results.items():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float) and k != "primary")
@@ -177,7 +184,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the scores as JSON here")
     p.add_argument("--predictions", help="folder for prediction files in each benchmark's answer format")
     p.add_argument("--decoding", choices=["argmax", "viterbi"], help="tagging decoding for every task (default: as saved)")
-    p.add_argument("--relation-threshold", type=float,
+    p.add_argument("--relation-threshold", type=_probability,
                    help="joint extraction: the probability a relation type needs (default: as saved)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="run a saved model (folder or Hub id) on raw text")

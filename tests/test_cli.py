@@ -15,6 +15,12 @@ def test_help_exits_cleanly(capsys):
     assert "overrides" in capsys.readouterr().out
 
 
+def test_a_relation_threshold_must_be_a_probability(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "model", "--data-dir", "d", "--relation-threshold", "1.5"])
+    assert info.value.code == 2 and "must be a probability between 0 and 1, got 1.5" in capsys.readouterr().err
+
+
 def test_bad_config_is_one_paragraph_not_a_traceback(tmp_path, tiny_run, capsys):
     run = tiny_run()
     text = run.read_text().replace("demo_ner.yaml", "demo_nerr.yaml")
