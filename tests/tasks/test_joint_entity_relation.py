@@ -184,3 +184,35 @@ def test_relation_threshold_keeps_a_relation_type_only_when_it_is_likely_enough(
     assert labels == [1, 0, 1]  # Work_For at 1.5 / 3.5 = 0.43 reaches 0.4; 0 / 3 does not
     assert [round(s, 3) for s in scores] == [0.429, 1.0, 1.0]
     assert dataclasses.replace(CONFIG, relation_threshold=1.5).problems()[0].key == "relation_threshold"
+
+
+def test_evaluate_reads_the_relations_at_another_threshold_on_the_same_weights(tiny_encoder_dir, tmp_path):
+    from mtl_nlp.encoders import load_encoder
+    from mtl_nlp.evaluation import evaluate_model
+    from mtl_nlp.modeling import MultiTaskModel
+
+    config = dataclasses.replace(CONFIG, files={"train": "spert_sample.json", "dev": "spert_sample.json"})
+    encoder, tokenizer = load_encoder(str(tiny_encoder_dir))
+    model = MultiTaskModel.from_encoder(encoder, [config])
+    head = model.heads["conll04"]
+    with torch.no_grad():  # every word B-Peop; every pair Work_For with probability e^0.9 / (e^0.9 + 2) = 0.55
+        head.tagger.weight.zero_(), head.classifier.weight.zero_()
+        head.tagger.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0]))
+        head.classifier.bias.copy_(torch.tensor([0.0, 0.9, 0.0]))
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    found = {}
+    for threshold in (None, 0.5, 0.7):
+        answers = tmp_path / f"answers-{threshold}"
+        evaluate_model(str(tmp_path / "model"), data_dir=str(ASSETS), relation_threshold=threshold, predictions_dir=str(answers))
+        found[threshold] = [len(doc["relations"]) for doc in json.loads((answers / "conll04.dev.json").read_text())]
+    assert found[None] == found[0.5] == [8 * 7, 3 * 2] and found[0.7] == [0, 0]
+
+    from scripts_loader import script_main
+
+    out = tmp_path / "decoding"
+    args = [str(tmp_path / "model"), "--tasks", "conll04", "--data-dir", str(ASSETS), "--relation-thresholds", "0.5", "0.7"]
+    assert script_main("benchmark_decoding")([*args, "--out", str(out)]) == 0
+    (row,) = json.loads((out / "decoding.json").read_text())["relation_thresholds"]
+    assert row["task"] == "conll04" and set(row["thresholds"]) == {"0.5", "0.7"}
+    assert "| as saved | 0.5 | 0.7 |" in (out / "decoding.md").read_text()
