@@ -116,7 +116,8 @@ def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
 def data_path(run_path: str, overrides: list[str]) -> dict:
     """Seconds our loaders take to produce one epoch of every task's batches (shuffling, grouping, collation and
     padding) with no model: the part of a training step spent outside forward, backward and the optimiser. Also
-    the training FLOPs per useful token of these examples."""
+    the training FLOPs per useful token of these examples, and the share of the padded tokens the encoder computes
+    that are useful (not padding)."""
     from mtl_nlp.data import make_loader
     from mtl_nlp.encoders import add_special_tokens, load_encoder
     from mtl_nlp.tasks import build_task
@@ -125,17 +126,18 @@ def data_path(run_path: str, overrides: list[str]) -> dict:
     run = validate_run(run_path, overrides)
     encoder, tokenizer = load_encoder(run.encoder)
     add_special_tokens(tokenizer, encoder, [m for c in run.tasks for m in build_task(c).special_tokens()])
-    seconds, lengths = 0.0, []
+    seconds, lengths, computed = 0.0, [], 0
     for config in run.tasks:
         task, rows = task_rows(run, config, tokenizer)
         lengths += [sum(mask) for mask in rows["attention_mask"]]
         loader = make_loader(rows, task, tokenizer, batch_size=run.train.batch_size, shuffle=True, seed=run.train.seed,
                              group_by_length=run.train.group_by_length, length_window=run.train.length_window)
         started = time.perf_counter()
-        for _ in loader:
-            pass
+        for batch in loader:
+            computed += batch["attention_mask"].numel()
         seconds += time.perf_counter() - started
-    return {"seconds": seconds, "flops_per_token": flops_per_token(encoder, sum(x * x for x in lengths) / sum(lengths))}
+    return {"seconds": seconds, "flops_per_token": flops_per_token(encoder, sum(x * x for x in lengths) / sum(lengths)),
+            "useful_share": sum(lengths) / computed}
 
 
 def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path, options: bool = False) -> dict:
@@ -175,6 +177,7 @@ def summarise(per_round: list[dict], rate: float, data: dict, run, examples: int
         if name in data:
             seconds = statistics.mean(r[name]["seconds"] for r in per_round)
             systems[name]["data_path_share"] = data[name]["seconds"] / seconds
+            systems[name]["useful_share"] = data[name]["useful_share"]
     for name in (n for n in per_round[0] if n != "trainer"):
         ratios = [r[name]["tokens"] / r[name]["seconds"] / (r["trainer"]["tokens"] / r["trainer"]["seconds"]) for r in per_round]
         systems[name]["ratio_to_trainer"] = statistics.mean(ratios)
@@ -198,16 +201,17 @@ def table(result: dict) -> str:
         f"{result['batch_size']}, {result['rounds']} alternated rounds, {result['threads']} threads. Dense fp32 matrix "
         f"product: {result['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s measured in the same run.",
         "",
-        "| system | useful tokens/s (mean of rounds) | × Trainer (per round) | GFLOP/s | of matmul rate | data path share |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| system | useful tokens/s (mean of rounds) | × Trainer (per round) | GFLOP/s | of matmul rate | data path share | useful share of computed tokens |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in result["systems"].values():
         ratio = (f"{s['ratio_to_trainer']:.2f} ({', '.join(f'{x:.2f}' for x in s['ratio_per_round'])})"
                  if "ratio_to_trainer" in s else "1")
         share = f"{100 * s['data_path_share']:.1f}%" if "data_path_share" in s else "–"
+        useful = f"{100 * s['useful_share']:.0f}%" if "useful_share" in s else "–"
         effect = f" ({s['ratio_to_default']:.2f}x the default loop)" if "ratio_to_default" in s else ""
         lines.append(f"| {s['label']}{effect} | {s['tokens_per_second']:.0f} | {ratio} | {s['flops_per_second'] / 1e9:.1f} | "
-                     f"{100 * s['matmul_share']:.0f}% | {share} |")
+                     f"{100 * s['matmul_share']:.0f}% | {share} | {useful} |")
     return "\n".join(lines) + "\n"
 
 
