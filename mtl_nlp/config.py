@@ -60,6 +60,8 @@ class TaskConfig:
     # Joint extraction: a pair takes its most likely relation type only when that type's probability reaches this
     # (SpERT's relation threshold); none: the most likely label, the negative one included.
     relation_threshold: float | None = None
+    label_smoothing: float = 0.0  # the loss moves this much of each gold label's probability onto the other labels
+    head_dropout: float = 0.1  # dropout on the encoder states the task's head reads
     max_length: int = 128
     # Tagging and joint extraction: sub-words shared by consecutive windows of a sentence longer than max_length
     # (none: a quarter of max_length). Relation classification instead keeps a window around the marked pair.
@@ -104,6 +106,10 @@ class TaskConfig:
         if self.stride is not None and (not isinstance(self.stride, int) or isinstance(self.max_length, int)
                                         and not 0 <= self.stride <= self.max_length // 2):
             bad("stride", f"must be an integer from 0 to half of max_length ({self.max_length}), got {self.stride!r}")
+        for key in ("label_smoothing", "head_dropout"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                bad(key, f"must be a number in [0, 1), got {value!r}")
         if self.relation_threshold is not None and (isinstance(self.relation_threshold, bool) or not isinstance(
                 self.relation_threshold, (int, float)) or not 0 < self.relation_threshold < 1):
             bad("relation_threshold", f"must be a probability between 0 and 1, got {self.relation_threshold!r}")

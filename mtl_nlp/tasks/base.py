@@ -82,9 +82,11 @@ def decoded(task: Task, logits: Any, batch: dict) -> list:
     return [task.merge(pieces) for pieces in in_batch(task, logits, batch)]
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike)."""
-    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike), with
+    ``smoothing`` of each gold label's probability spread over all labels."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                                       ignore_index=IGNORE_INDEX, label_smoothing=smoothing)
 
 
 def label_ids(labels: list[str], values: list) -> list[int]:

@@ -118,18 +118,17 @@ class JointEntityRelation:
         return JointCollator(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, decoding=self.config.decoding,
-                              features=tuple(_features(self.config)))
+        return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, dropout=self.config.head_dropout,
+                              decoding=self.config.decoding, features=tuple(_features(self.config)))
 
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
         """The mean loss over the batch's tagged words plus the mean over its entity pairs."""
         token_logits, pair_logits = logits[:2]
-        entity = cross_entropy(token_logits, labels["tags"])
-        targets = labels["pairs"].flatten()
-        if not (targets != IGNORE_INDEX).any():  # no sentence in the batch has two entities
+        smoothing = self.config.label_smoothing
+        entity = cross_entropy(token_logits, labels["tags"], smoothing)
+        if not (labels["pairs"] != IGNORE_INDEX).any():  # no sentence in the batch has two entities
             return entity
-        relation = nn.functional.cross_entropy(pair_logits.flatten(0, 1).float(), targets, ignore_index=IGNORE_INDEX)
-        return entity + relation
+        return entity + cross_entropy(pair_logits, labels["pairs"], smoothing)
 
     def decode(self, logits: tuple, batch: dict[str, torch.Tensor]) -> list[dict]:
         """Per row: the entities (word offsets of the whole sentence, scored) whose first word its window owns, and

@@ -125,10 +125,11 @@ class RelationClassification:
         return DataCollatorWithPadding(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return SpanPairHead(hidden_size, len(self.labels), features=tuple(_features(self.config)), pooling=self.config.pooling)
+        return SpanPairHead(hidden_size, len(self.labels), dropout=self.config.head_dropout,
+                            features=tuple(_features(self.config)), pooling=self.config.pooling)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return cross_entropy(logits, labels)
+        return cross_entropy(logits, labels, self.config.label_smoothing)
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
         return argmax_labels(logits, self.labels)

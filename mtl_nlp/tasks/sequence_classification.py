@@ -51,10 +51,10 @@ class SequenceClassification:
         return DataCollatorWithPadding(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return SequenceHead(hidden_size, len(self.labels), pooling=self.config.pooling)
+        return SequenceHead(hidden_size, len(self.labels), pooling=self.config.pooling, dropout=self.config.head_dropout)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return cross_entropy(logits, labels)
+        return cross_entropy(logits, labels, self.config.label_smoothing)
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[str]:
         return argmax_labels(logits, self.labels)

@@ -94,10 +94,10 @@ class TokenClassification:
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
 
     def head(self, hidden_size: int) -> nn.Module:
-        return TokenHead(hidden_size, len(self.labels))
+        return TokenHead(hidden_size, len(self.labels), dropout=self.config.head_dropout)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return cross_entropy(logits, labels)
+        return cross_entropy(logits, labels, self.config.label_smoothing)
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[tuple[int, int, torch.Tensor]]:
         """Per row, ``(own_start, own_end, log-probabilities of the owned words)``: what ``merge`` joins into a

@@ -25,3 +25,16 @@ def test_decode_and_references():
     assert task.decode(torch.tensor([[0.1, 0.9], [2.0, 0.0]]), {}) == ["1", "0"]
     assert task.references({"label": [1, 0]}) == ["1", "0"]
     assert "non-empty" in task.check({"text": "  "})
+
+
+def test_label_smoothing_and_head_dropout_come_from_the_task_yaml():
+    import dataclasses
+
+    from mtl_nlp.tasks.base import IGNORE_INDEX
+
+    task, smoothed = _task(), _task(label_smoothing=0.2, head_dropout=0.3)
+    logits, labels = torch.randn(4, len(task.labels)), torch.tensor([0, 1, IGNORE_INDEX, 1])
+    expected = torch.nn.functional.cross_entropy(logits[[0, 1, 3]], labels[[0, 1, 3]], label_smoothing=0.2)
+    assert torch.allclose(smoothed.loss(logits, labels), expected) and not torch.allclose(task.loss(logits, labels), expected)
+    assert smoothed.head(8).dropout.p == 0.3 and task.head(8).dropout.p == 0.1
+    assert dataclasses.replace(task.config, label_smoothing=1.0).problems()[0].key == "label_smoothing"
