@@ -1,8 +1,9 @@
 import json
 import shutil
+from pathlib import Path
 
 from conftest import REPO, write_yaml
-from mtl_nlp.bench.serving import measure_serving, semeval_texts, serving_table
+from mtl_nlp.bench.serving import build_models, measure_serving, semeval_texts, serving_table
 
 ASSETS = REPO / "tests" / "assets"
 
@@ -35,17 +36,22 @@ def benchmark_data(root):
                            ("spert_sample.json", "conll04/conll04_train.json"), ("spert_sample.json", "conll04/conll04_dev.json")):
         (root / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ASSETS / source, root / target)
-    (root / "semeval2010_task8").mkdir(parents=True)
+    (root / "semeval2010_task8").mkdir(parents=True, exist_ok=True)
     (root / "semeval2010_task8" / "dev.txt").write_text(SEMEVAL)
     return root
 
 
-def serving(tmp_path, tiny_encoder_dir, train_steps):
+def serving_setup(tmp_path, tiny_encoder_dir) -> tuple[str, list[str], Path]:
+    """(run YAML, overrides, data folder) of the three-task serving benchmark on the tiny encoder."""
     tasks = [str(REPO / "task_configs" / f"{name}.yaml") for name in ("conll2003", "sst2", "conll04")]
     run = write_yaml(tmp_path / "run.yaml", {"encoder": str(tiny_encoder_dir), "tasks": tasks, "train": {"batch_size": 2}})
     data = benchmark_data(tmp_path / "data")
-    overrides = [f"data_dir={data}", "task.conll2003.max_length=64"]  # the tiny encoder has 128 positions
-    return measure_serving(str(run), overrides, REPO / "task_configs", data, texts=3, rounds=1, batch_size=2,
+    return str(run), [f"data_dir={data}", "task.conll2003.max_length=64"], data  # the tiny encoder has 128 positions
+
+
+def serving(tmp_path, tiny_encoder_dir, train_steps):
+    run, overrides, data = serving_setup(tmp_path, tiny_encoder_dir)
+    return measure_serving(run, overrides, REPO / "task_configs", data, texts=3, rounds=1, batch_size=2,
                            train_steps=train_steps, out_dir=tmp_path / "out")
 
 
@@ -67,3 +73,8 @@ def test_the_joint_model_is_trained_before_it_is_timed(tmp_path, tiny_encoder_di
     metrics = json.loads((tmp_path / "out" / "models" / "ours_joint" / "metrics.json").read_text())
     assert metrics["steps"] == 3 and [t["name"] for t in metrics["run"]["tasks"]] == ["conll2003", "sst2", "conll04"]
     assert result["joint_train_steps"] == 3 and "trained 3 steps first" in serving_table(result)
+    weights = tmp_path / "out" / "models" / "ours_joint" / "model.safetensors"
+    before = weights.stat().st_mtime
+    run, overrides, _ = serving_setup(tmp_path, tiny_encoder_dir)
+    build_models(run, overrides, REPO / "task_configs", tmp_path / "out" / "models", 3)  # as a second benchmark run would
+    assert weights.stat().st_mtime == before  # the trained model was reused
