@@ -103,17 +103,22 @@ def word_tags(token_logits: torch.Tensor, word_starts: list[int], tags: list[str
     return [(tags[i], p) for i, p in (next(read) if s >= 0 else (tags.index("O"), 1.0) for s in kept)]
 
 
-def pair_states(hidden: torch.Tensor, spans: torch.Tensor, pool=span_max) -> torch.Tensor:
-    """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none).
+def pair_states(hidden: torch.Tensor, spans: torch.Tensor, pool=span_max, context: bool = True) -> torch.Tensor:
+    """[batch, pairs, 3*hidden]: max-pool of head span, tail span, and the gap between them (zeros if none); without
+    ``context``, [batch, pairs, 2*hidden] (the gap is not pooled).
 
-    ``spans`` is [batch, pairs, 4] (head start, head end, tail start, tail end). The three span kinds go to ``pool`` in
-    one call, so span_max builds its table of window maxima once per batch.
+    ``spans`` is [batch, pairs, 4] (head start, head end, tail start, tail end). The span kinds go to ``pool`` in one
+    call, so span_max builds its table of window maxima once per batch.
     """
     head_start, head_end, tail_start, tail_end = spans.unbind(-1)
-    starts = torch.cat([head_start, tail_start, torch.minimum(head_end, tail_end)], dim=1)
-    ends = torch.cat([head_end, tail_end, torch.maximum(head_start, tail_start)], dim=1)
+    starts, ends = [head_start, tail_start], [head_end, tail_end]
+    if context:
+        starts.append(torch.minimum(head_end, tail_end))
+        ends.append(torch.maximum(head_start, tail_start))
     batch, pairs = spans.shape[:2]
-    return pool(hidden, starts, ends).view(batch, 3, pairs, -1).transpose(1, 2).reshape(batch, pairs, -1)
+    kinds = len(starts)
+    pooled = pool(hidden, torch.cat(starts, dim=1), torch.cat(ends, dim=1))
+    return pooled.view(batch, kinds, pairs, -1).transpose(1, 2).reshape(batch, pairs, -1)
 
 
 PAIR_FEATURES = ("spans", "context", "width", "sentence")
@@ -158,8 +163,7 @@ class EntityPairHead(nn.Module):
         return token_logits, pair_logits, pairs, words
 
     def _pair_features(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-        states = pair_states(hidden, spans, self.pool)
-        parts = [states if "context" in self.features else states[..., : 2 * hidden.shape[-1]]]
+        parts = [pair_states(hidden, spans, self.pool, context="context" in self.features)]
         if self.widths is not None:
             parts.append(pair_width_features(spans, self.widths))
         if "sentence" in self.features:

@@ -91,6 +91,7 @@ def test_pair_states_pool_head_tail_and_gap():
     assert states[0, 0].tolist() == [1.0, 5.0, 3.0]  # head max, tail max, gap (positions 2..3) max
     assert states[0, 1].tolist() == [5.0, 1.0, 3.0]  # reversed direction: same gap
     assert states[0, 2].tolist() == [1.0, 2.0, 0.0]  # adjacent spans: empty gap reads zeros
+    assert torch.equal(pair_states(hidden, spans, context=False), states[..., :2])  # the gap not pooled at all
 
 
 def test_predictor_returns_entities_and_relations(tiny_encoder_dir, tmp_path):
