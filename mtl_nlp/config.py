@@ -305,6 +305,7 @@ class TrainConfig:
     max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
     group_by_length: bool = False  # batches of similar length within each task (less padding)
     length_window: int = 50  # group_by_length: batches whose examples are sorted together (fewer: more varied batches, more padding)
+    pack_sequences: bool = False  # encode each batch without its padding (examples end to end, block-diagonal attention)
     optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
     compile: bool = False  # torch.compile the shared encoder in place (dynamic shapes; the first steps compile)
     dataloader_workers: int = 0  # worker processes per task's training loader (0: batches built in the main process)
@@ -337,8 +338,9 @@ class TrainConfig:
             out.append(("optimizer", f"allowed: adamw_fused, adamw; got {self.optimizer!r}"))
         if not _positive_int(self.length_window):
             out.append(("length_window", f"must be a whole number of batches >= 1, got {self.length_window!r}"))
-        if not isinstance(self.compile, bool):
-            out.append(("compile", f"must be true or false, got {self.compile!r}"))
+        for key in ("compile", "group_by_length", "pack_sequences"):
+            if not isinstance(getattr(self, key), bool):
+                out.append((key, f"must be true or false, got {getattr(self, key)!r}"))
         if not isinstance(self.dataloader_workers, int) or isinstance(self.dataloader_workers, bool) or self.dataloader_workers < 0:
             out.append(("dataloader_workers", f"must be a whole number >= 0, got {self.dataloader_workers!r}"))
         if self.max_train_examples is not None and not _positive_int(self.max_train_examples):

@@ -17,6 +17,7 @@ from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.errors import ConfigError, DataFormatError
+from mtl_nlp.packing import packing_collator
 from mtl_nlp.readers import LINE_OF, READERS, conll_line
 from mtl_nlp.tasks import Task
 
@@ -130,20 +131,21 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
 
 def make_loader(
     ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, *, batch_size: int, shuffle: bool, seed: int,
-    group_by_length: bool = False, length_window: int = 50, workers: int = 0,
+    group_by_length: bool = False, length_window: int = 50, workers: int = 0, pack: bool = False,
 ) -> DataLoader:
     """One loader per task and split: homogeneous batches, so each task keeps its own collator; padding per batch.
     ``group_by_length`` (with ``shuffle``) batches examples of similar length, sorted within ``length_window`` batches
     of a seeded shuffle: less padding, the same examples per epoch.
-    ``workers`` processes collate batches ahead (the order is still drawn in this process, from ``seed``)."""
+    ``workers`` processes collate batches ahead (the order is still drawn in this process, from ``seed``).
+    ``pack`` adds each batch's packed encoder inputs (``mtl_nlp.packing``): the same batches, encoded without padding."""
     generator = torch.Generator().manual_seed(seed)
     parallel = {"num_workers": workers, "persistent_workers": True} if workers else {}
+    collate = packing_collator(task.collator(tokenizer)) if pack else task.collator(tokenizer)
     if shuffle and group_by_length:
         lengths = [len(ids) for ids in ds["input_ids"]]
         sampler = LengthGroupedBatches(lengths, batch_size, generator, length_window)
-        return DataLoader(ds, batch_sampler=sampler, collate_fn=task.collator(tokenizer), generator=generator, **parallel)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=task.collator(tokenizer), generator=generator,
-                      **parallel)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, generator=generator, **parallel)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=generator, **parallel)
 
 
 class LengthGroupedBatches:

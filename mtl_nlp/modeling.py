@@ -20,6 +20,8 @@ from transformers.utils import ModelOutput
 from mtl_nlp.config import SharingConfig, TaskConfig
 from mtl_nlp.encoders import encoder_kwargs
 from mtl_nlp.errors import ConfigError
+from mtl_nlp.packing import PACKED, unpack
+from mtl_nlp.packing import encoder_inputs as packed_encoder_inputs
 from mtl_nlp.sharing import build_sharing
 from mtl_nlp.tasks import build_task
 
@@ -120,13 +122,23 @@ class MultiTaskModel(PreTrainedModel):
 
     def encode(self, task: str, **inputs: torch.Tensor) -> torch.Tensor:
         """The hidden states ``task``'s head reads; under hard sharing every head reads the same, so one pass can
-        serve many heads."""
-        return self.sharing.encode(self.encoder, task, {k: v for k, v in inputs.items() if k in ENCODER_INPUTS})
+        serve many heads. A batch carrying packed inputs (``mtl_nlp.packing``) is encoded without its padding."""
+        if PACKED not in inputs:
+            return self.sharing.encode(self.encoder, task, {k: v for k, v in inputs.items() if k in ENCODER_INPUTS})
+        hidden = self.sharing.encode(self.encoder, task, self._packed(inputs))
+        return unpack(hidden, inputs["packed_index"], inputs["attention_mask"].shape)
 
     def encode_tasks(self, tasks: list[str], **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """The hidden states of several tasks for the same inputs: one encoder pass under hard and hierarchical
         sharing, one per task where tasks see different encoder weights (lora, soft, attention)."""
-        return self.sharing.encode_tasks(self.encoder, tasks, {k: v for k, v in inputs.items() if k in ENCODER_INPUTS})
+        if PACKED not in inputs:
+            return self.sharing.encode_tasks(self.encoder, tasks, {k: v for k, v in inputs.items() if k in ENCODER_INPUTS})
+        packed = self.sharing.encode_tasks(self.encoder, tasks, self._packed(inputs))
+        unpacked = {id(h): unpack(h, inputs["packed_index"], inputs["attention_mask"].shape) for h in packed.values()}
+        return {task: unpacked[id(h)] for task, h in packed.items()}
+
+    def _packed(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return packed_encoder_inputs(inputs, self.encoder.config._attn_implementation, self.encoder.dtype)
 
     def forward(self, task: str, hidden_states: torch.Tensor | None = None, **inputs: torch.Tensor) -> TaskOutput:
         if task not in self.heads:

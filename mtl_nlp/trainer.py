@@ -32,6 +32,7 @@ from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.launch import cpu_processes
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
+from mtl_nlp.packing import check_packing
 from mtl_nlp.sampling import Interleaver, TaskSampler, draws_per_step, sampler_for
 from mtl_nlp.tasks import Task, build_task
 from mtl_nlp.text import example_texts
@@ -217,10 +218,11 @@ def write_examples(raw: dict[str, tuple], output_dir: Path) -> None:
 def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> tuple[dict, dict]:
     t = run.train
     train = {n: make_loader(d.train, tasks[n], tokenizer, batch_size=t.batch_size, shuffle=True, seed=t.seed,
-                            group_by_length=t.group_by_length,
-                            length_window=t.length_window, workers=t.dataloader_workers) for n, d in data.items()}
+                            group_by_length=t.group_by_length, length_window=t.length_window,
+                            workers=t.dataloader_workers, pack=t.pack_sequences) for n, d in data.items()}
     dev = {
-        n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed)
+        n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed,
+                       pack=t.pack_sequences)
         for n, d in data.items()
         if d.dev is not None
     }
@@ -239,6 +241,10 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``. Learned loss
     weights train at the heads' learning rate, without weight decay."""
     t = run.train
+    if t.pack_sequences:
+        name, d = next(iter(data.items()))
+        batch = next(iter(make_loader(d.train, tasks[name], tokenizer, batch_size=t.batch_size, shuffle=False, seed=0, pack=True)))
+        check_packing(model, name, batch)
     if t.compile:  # in place, so parameter names (checkpoints, saved weights) stay those of the plain encoder
         model.encoder.compile(dynamic=True)
     optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-SYSTEMS = ("ours", "ours_grouped", "trainer")
-LABELS = {"ours": "mtl_nlp, default settings", "ours_grouped": "mtl_nlp, train.group_by_length: true",
-          "trainer": "transformers.Trainer, one model per task"}
+SYSTEMS = ("ours", "ours_packed", "ours_grouped", "trainer")
+LABELS = {"ours": "mtl_nlp, default settings", "ours_packed": "mtl_nlp, train.pack_sequences: true",
+          "ours_grouped": "mtl_nlp, train.group_by_length: true", "trainer": "transformers.Trainer, one model per task"}
 # Settings for bigger machines, each timed as one more row of our loop (``--options``): name -> (overrides, label).
 OPTIONS = {
     "ours_eager": (["attention=eager"], "mtl_nlp, attention: eager (plain PyTorch attention instead of SDPA)"),
@@ -116,10 +116,11 @@ def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
 def data_path(run_path: str, overrides: list[str]) -> dict:
     """Seconds our loaders take to produce one epoch of every task's batches (shuffling, grouping, collation and
     padding) with no model: the part of a training step spent outside forward, backward and the optimiser. Also
-    the training FLOPs per useful token of these examples, and the share of the padded tokens the encoder computes
-    that are useful (not padding)."""
+    the training FLOPs per useful token of these examples, and the share of the positions the encoder computes that
+    are useful (not padding)."""
     from mtl_nlp.data import make_loader
     from mtl_nlp.encoders import add_special_tokens, load_encoder
+    from mtl_nlp.packing import computed_tokens
     from mtl_nlp.tasks import build_task
     from mtl_nlp.validation import validate_run
 
@@ -131,10 +132,11 @@ def data_path(run_path: str, overrides: list[str]) -> dict:
         task, rows = task_rows(run, config, tokenizer)
         lengths += [sum(mask) for mask in rows["attention_mask"]]
         loader = make_loader(rows, task, tokenizer, batch_size=run.train.batch_size, shuffle=True, seed=run.train.seed,
-                             group_by_length=run.train.group_by_length, length_window=run.train.length_window)
+                             group_by_length=run.train.group_by_length, length_window=run.train.length_window,
+                             pack=run.train.pack_sequences)
         started = time.perf_counter()
         for batch in loader:
-            computed += batch["attention_mask"].numel()
+            computed += computed_tokens(batch)
         seconds += time.perf_counter() - started
     return {"seconds": seconds, "flops_per_token": flops_per_token(encoder, sum(x * x for x in lengths) / sum(lengths)),
             "useful_share": sum(lengths) / computed}
@@ -151,8 +153,9 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
     steps = len(run.tasks) * -(-examples // run.train.batch_size)
     base += [f"train.max_steps={steps}", f"train.eval_every={steps}"]
     base += without_evaluation(run.tasks)
-    grouped = [*base, "train.group_by_length=true"]
+    grouped, packed = [*base, "train.group_by_length=true"], [*base, "train.pack_sequences=true"]
     plans = {"ours": lambda r: ours(run_path, base, out_dir / f"ours-{r}"),
+             "ours_packed": lambda r: ours(run_path, packed, out_dir / f"ours_packed-{r}"),
              "ours_grouped": lambda r: ours(run_path, grouped, out_dir / f"ours_grouped-{r}"),
              "trainer": lambda r: trainer(run_path, base, out_dir / f"trainer-{r}")}
     for name, (extra, _) in OPTIONS.items() if options else ():
@@ -161,7 +164,8 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
     for r in range(rounds):
         per_round.append({name: plan(r) for name, plan in plans.items()})
     rate = matmul_rate()
-    data = {"ours": data_path(run_path, base), "ours_grouped": data_path(run_path, grouped)}
+    data = {"ours": data_path(run_path, base), "ours_packed": data_path(run_path, packed),
+            "ours_grouped": data_path(run_path, grouped)}
     return summarise(per_round, rate, data, run, examples, steps)
 
 

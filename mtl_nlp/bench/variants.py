@@ -18,9 +18,10 @@ from mtl_nlp.config import RunConfig, read_yaml
 from mtl_nlp.errors import ConfigError
 
 # What a variant may not change: the tasks and the batches each task gets. It may change how a task's head reads the
-# encoder and decodes, and how many sub-words the encoder reads at once (task.<name>.<field>=... for these fields).
+# encoder, learns and decodes, and how many sub-words the encoder reads at once (task.<name>.<field>=... for these).
 SAME_DATA = ("tasks", "data_dir", "data_dirs", "sampling")
-HEAD_FIELDS = ("decoding", "relation_features", "relation_threshold", "pooling", "max_length", "stride")
+HEAD_FIELDS = ("decoding", "relation_features", "relation_threshold", "pooling", "max_length", "stride",
+               "label_smoothing", "head_dropout")
 SAME_BUDGET = ("batch_size", "max_steps", "gradient_accumulation_steps", "seed")
 
 
