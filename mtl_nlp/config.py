@@ -305,7 +305,7 @@ class TrainConfig:
     max_train_examples: int | None = None  # train on a seeded random subset of this many examples per task
     group_by_length: bool = False  # batches of similar length within each task (less padding)
     length_window: int = 50  # group_by_length: batches whose examples are sorted together (fewer: more varied batches, more padding)
-    pack_sequences: bool = False  # encode each batch without its padding (examples end to end, block-diagonal attention)
+    pack_sequences: bool | None = None  # encode batches without their padding; null: where the encoder allows it
     optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
     compile: bool = False  # torch.compile the shared encoder in place (dynamic shapes; the first steps compile)
     dataloader_workers: int = 0  # worker processes per task's training loader (0: batches built in the main process)
@@ -339,7 +339,7 @@ class TrainConfig:
         if not _positive_int(self.length_window):
             out.append(("length_window", f"must be a whole number of batches >= 1, got {self.length_window!r}"))
         for key in ("compile", "group_by_length", "pack_sequences"):
-            if not isinstance(getattr(self, key), bool):
+            if not isinstance(getattr(self, key), bool) and not (key == "pack_sequences" and self.pack_sequences is None):
                 out.append((key, f"must be true or false, got {getattr(self, key)!r}"))
         if not isinstance(self.dataloader_workers, int) or isinstance(self.dataloader_workers, bool) or self.dataloader_workers < 0:
             out.append(("dataloader_workers", f"must be a whole number >= 0, got {self.dataloader_workers!r}"))

@@ -38,7 +38,7 @@ def reptile_update(start: dict[str, torch.Tensor], adapted: dict[str, torch.Tens
 
 def meta_train(run: RunConfig) -> Path:
     """Reptile over the run's tasks for ``train.max_steps`` outer steps; saves the model folder in output_dir."""
-    from mtl_nlp.trainer import _loaders, make_optimizer, prepare_data, read_data, save_model
+    from mtl_nlp.trainer import _loaders, _packing, make_optimizer, prepare_data, read_data, save_model
 
     accelerator, output_dir = Accelerator(), Path(run.output_dir)
     set_seed(run.train.seed)
@@ -48,7 +48,7 @@ def meta_train(run: RunConfig) -> Path:
     add_special_tokens(tokenizer, encoder, [tok for task in tasks.values() for tok in task.special_tokens()])
     data = prepare_data(raw, tasks, tokenizer, accelerator)
     model = MultiTaskModel.from_encoder(encoder, run.tasks).to(accelerator.device).train()
-    loaders, _ = _loaders(run, tasks, data, tokenizer)
+    loaders, _ = _loaders(run, tasks, data, tokenizer, _packing(run, model, tasks, data, tokenizer))
     t, steps = run.train, run.train.max_steps
     sampler = sampler_for(run.sampling, {n: len(d.train) for n, d in data.items()}, seed=t.seed, total_steps=steps)
     batches = {name: endless(loader) for name, loader in loaders.items()}

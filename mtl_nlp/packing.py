@@ -106,11 +106,13 @@ def computed_tokens(batch: dict[str, torch.Tensor]) -> int:
 def check_packing(model: torch.nn.Module, task: str, batch: dict[str, torch.Tensor]) -> None:
     """Raise a ConfigError when ``model`` encodes a packed batch differently from the padded one, as an encoder that
     numbers positions its own way would (RoBERTa's start after the padding id): packing must never change a result."""
-    was_training = model.training
+    was_training, trainable = model.training, [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
     padded = model.encode(task, **{k: v for k, v in batch.items() if k not in PACKED_KEYS})
     packed = model.encode(task, **batch)
     model.train(was_training)
+    for param, flag in trainable:  # choosing a task's adapters (PEFT) freezes the others: the optimizer needs them all
+        param.requires_grad_(flag)
     mask = batch["attention_mask"].bool()
     gap = (padded - packed)[mask].abs().max().item()
     if gap > 1e-3 * max(1.0, padded[mask].abs().max().item()):

@@ -215,14 +215,13 @@ def write_examples(raw: dict[str, tuple], output_dir: Path) -> None:
     (output_dir / EXAMPLES).write_text(json.dumps(list(dict.fromkeys(texts)), ensure_ascii=False, indent=2) + "\n")
 
 
-def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> tuple[dict, dict]:
+def _loaders(run: RunConfig, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer, pack: bool) -> tuple[dict, dict]:
     t = run.train
     train = {n: make_loader(d.train, tasks[n], tokenizer, batch_size=t.batch_size, shuffle=True, seed=t.seed,
                             group_by_length=t.group_by_length, length_window=t.length_window,
-                            workers=t.dataloader_workers, pack=t.pack_sequences) for n, d in data.items()}
+                            workers=t.dataloader_workers, pack=pack) for n, d in data.items()}
     dev = {
-        n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed,
-                       pack=t.pack_sequences)
+        n: make_loader(d.dev, tasks[n], tokenizer, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed, pack=pack)
         for n, d in data.items()
         if d.dev is not None
     }
@@ -236,15 +235,31 @@ def _sampler(run: RunConfig, data: dict[str, TaskData]) -> TaskSampler:
     return sampler
 
 
+def _packing(run: RunConfig, model, tasks: dict[str, Task], data: dict[str, TaskData], tokenizer) -> bool:
+    """Whether batches are packed: ``pack_sequences`` true insists (an encoder that disagrees is a ConfigError), null
+    packs where the first training batch encodes the same both ways (else padded, said in the log), false never."""
+    if run.train.pack_sequences is False:
+        return False
+    name, d = next(iter(data.items()))
+    batch = next(iter(make_loader(d.train, tasks[name], tokenizer, batch_size=run.train.batch_size, shuffle=False, seed=0,
+                                  pack=True)))
+    try:
+        check_packing(model, name, batch)
+    except ConfigError as err:
+        if run.train.pack_sequences:
+            raise
+        logger.info(f"padded batches: {err}")
+        return False
+    logger.info("packed batches: each batch encoded without its padding (train.pack_sequences)")
+    return True
+
+
 def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData],
              weighting: nn.Module):
     """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``. Learned loss
     weights train at the heads' learning rate, without weight decay."""
     t = run.train
-    if t.pack_sequences:
-        name, d = next(iter(data.items()))
-        batch = next(iter(make_loader(d.train, tasks[name], tokenizer, batch_size=t.batch_size, shuffle=False, seed=0, pack=True)))
-        check_packing(model, name, batch)
+    pack = _packing(run, model, tasks, data, tokenizer)
     if t.compile:  # in place, so parameter names (checkpoints, saved weights) stay those of the plain encoder
         model.encoder.compile(dynamic=True)
     optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
@@ -253,7 +268,7 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
         optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process
     scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
-    train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer)
+    train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer, pack)
     names, dev_names = list(train_loaders), list(dev_loaders)
     prepared = accelerator.prepare(model, optimizer, scheduler, *train_loaders.values(), *dev_loaders.values())
     train_loaders = dict(zip(names, prepared[3 : 3 + len(names)]))

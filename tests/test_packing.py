@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -119,9 +120,35 @@ def test_packed_training_learns_what_padded_training_learns(tiny_run, tiny_encod
 
 
 @pytest.mark.parametrize("sharing", [{"type": "hard"}, {"type": "lora", "r": 2}, {"type": "soft", "copy": "lora"},
-                                     {"type": "hierarchical", "task_layers": {"sent": 1}}, {"type": "attention"}])
+                                     {"type": "hierarchical", "task_layers": {"sent": 1, "other": 2}}, {"type": "attention"}])
 def test_every_sharing_strategy_encodes_packed_batches_as_padded_ones(sharing):
     from mtl_nlp.config import SharingConfig
 
-    model = MultiTaskModel.from_encoder(_encoder(), [SENT], SharingConfig(**sharing))
+    model = MultiTaskModel.from_encoder(_encoder(), [SENT, dataclasses.replace(SENT, name="other")], SharingConfig(**sharing))
+    trainable = [p.requires_grad for p in model.parameters()]
     check_packing(model, "sent", {**_batch([3, 8, 5, 2], 8), **pack_batch(_batch([3, 8, 5, 2], 8))})
+    assert [p.requires_grad for p in model.parameters()] == trainable  # choosing a task's adapter froze the others
+
+
+def test_by_default_a_run_packs_where_its_encoder_allows_and_says_which(tiny_run, caplog, monkeypatch):
+    import logging
+
+    from mtl_nlp import trainer
+    from mtl_nlp.config import TrainConfig
+
+    assert TrainConfig().pack_sequences is None
+    with caplog.at_level(logging.INFO, logger="mtl_nlp.trainer"):
+        train(validate_run(tiny_run(train={"max_steps": 1, "eval_every": 1})))
+        assert "packed batches" in caplog.text
+
+        def disagree(*args):
+            raise ConfigError("train.pack_sequences: the encoder's states differ")
+
+        monkeypatch.setattr(trainer, "check_packing", disagree)  # as RoBERTa's would (tested above)
+        caplog.clear()
+        train(validate_run(tiny_run(train={"max_steps": 1, "eval_every": 1})))
+        assert "padded batches: train.pack_sequences: the encoder's states differ" in caplog.text
+    with pytest.raises(ConfigError, match="states differ"):
+        train(validate_run(tiny_run(train={"max_steps": 1, "eval_every": 1, "pack_sequences": True})))
+    with pytest.raises(ConfigError, match="must be true or false"):
+        validate_run(tiny_run(train={"pack_sequences": "yes"}))

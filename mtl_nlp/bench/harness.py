@@ -93,6 +93,7 @@ def with_new_defaults(recorded: dict) -> dict:
     out.setdefault("trust_remote_code", False)
     out.setdefault("attention", None)
     out.setdefault("train", {}).setdefault("optimizer", "adamw")  # runs recorded before the setting used plain AdamW
+    out["train"].setdefault("pack_sequences", False)  # and padded batches
     sections = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
                 ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
     for key, cls in sections:

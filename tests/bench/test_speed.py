@@ -9,13 +9,13 @@ def test_every_system_trains_the_same_examples_and_the_table_says_the_ratios(tin
     run = tiny_run()
     result = measure(str(run), [f"data_dir={demo_dir}"], examples=8, rounds=1, out_dir=tmp_path / "speed")
     raw = result["rounds_raw"][0]
-    assert raw["ours"]["tokens"] == raw["ours_packed"]["tokens"] == raw["ours_grouped"]["tokens"] == raw["trainer"]["tokens"] > 0
+    assert raw["ours"]["tokens"] == raw["ours_padded"]["tokens"] == raw["ours_grouped"]["tokens"] == raw["trainer"]["tokens"] > 0
     assert result["steps"] == 3 * 2  # three tasks, 8 examples in batches of 4
     ours, trainer = result["systems"]["ours"], result["systems"]["trainer"]
     assert abs(ours["ratio_to_trainer"] - ours["tokens_per_second"] / trainer["tokens_per_second"]) < 1e-9
     assert 0 < ours["data_path_share"] < 1 and ours["matmul_share"] > 0
-    assert 0 < ours["useful_share"] <= result["systems"]["ours_grouped"]["useful_share"] <= 1  # sorted batches pad less
-    assert ours["useful_share"] <= result["systems"]["ours_packed"]["useful_share"] <= 1  # the same batches, packed
+    padded = result["systems"]["ours_padded"]["useful_share"]
+    assert 0 < padded <= ours["useful_share"] <= 1 and padded <= result["systems"]["ours_grouped"]["useful_share"] <= 1
     text = write({"command": "cmd", "training": result}, tmp_path / "report")
     assert json.loads((tmp_path / "report" / "speed.json").read_text())["training"]["steps"] == 6
     assert text == (tmp_path / "report" / "speed.md").read_text() and text.startswith("Command: `cmd`")
