@@ -65,6 +65,11 @@ class Task(Protocol):
         offsets ``[start, end)``."""
 
 
+def unread(config: TaskConfig, *keys: str) -> list[tuple[str, str]]:
+    """Settings given that this task type never reads: a problem to fix, not a value silently ignored."""
+    return [(key, f"task type {config.type!r} does not read {key}; remove it") for key in keys if getattr(config, key) is not None]
+
+
 def only(pieces: list) -> Any:
     """The merge of a task whose examples are never split into windows."""
     (piece,) = pieces

@@ -16,7 +16,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_relation_answers
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import RELATION_FEATURES, SpanPairHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels, unread
 from mtl_nlp.windows import around, budget_of, subword_counts
 
 
@@ -63,7 +63,7 @@ class RelationClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        out = []
+        out = unread(config, "relation_threshold")
         if config.metric == "relation_f1" and not config.negative_label:
             out.append(("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation"))
         features = _features(config)

@@ -11,7 +11,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_labels
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import SequenceHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels, unread
 
 
 class SequenceClassification:
@@ -29,7 +29,7 @@ class SequenceClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return []
+        return unread(config, "relation_threshold")
 
     def special_tokens(self) -> list[str]:
         return []

@@ -12,7 +12,7 @@ from mtl_nlp.answers import write_conll
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
-from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities
+from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities, unread
 from mtl_nlp.windows import plan
 
 
@@ -60,7 +60,7 @@ class TokenClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return []
+        return unread(config, "relation_threshold")
 
     def special_tokens(self) -> list[str]:
         return []

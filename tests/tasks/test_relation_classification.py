@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import torch
 
@@ -98,3 +99,13 @@ def test_unknown_relation_features_are_a_config_problem():
     config = _task().config
     config.relation_features = ["markers", "cls"]
     assert [key for key, _ in RelationClassification.config_problems(config)] == ["relation_features"]
+
+
+def test_a_relation_threshold_on_a_type_that_never_reads_it_is_a_config_problem():
+    from mtl_nlp.tasks.sequence_classification import SequenceClassification
+    from mtl_nlp.tasks.token_classification import TokenClassification
+
+    config = dataclasses.replace(_task().config, relation_threshold=0.5)
+    for kind in (RelationClassification, TokenClassification, SequenceClassification):
+        assert ("relation_threshold", "task type 'relation_classification' does not read relation_threshold; remove it") \
+            in kind.config_problems(config)
