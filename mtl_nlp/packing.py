@@ -1,9 +1,10 @@
 """Padding-free encoder passes: a batch's examples laid end to end in as few rows as its longest example allows.
 
 Each example attends only to itself (a block-diagonal mask) and keeps the positions it has in the padded batch (from
-0 under right padding), so the encoder computes the same states as for the padded batch, without the padding. The heads still read the padded layout: the states
-are put back in place after the pass, so packing changes what is computed, never which examples share a batch or
-what a head or loss sees (unlike grouping by length, which changes the batches).
+0 under right padding), so the encoder computes the same states as for the padded batch, without the padding. The
+heads still read the padded layout: the states are put back in place after the pass, so packing changes what is
+computed, never which examples share a batch or what a head or loss sees (unlike grouping by length, which changes
+the batches).
 """
 
 from __future__ import annotations
