@@ -42,11 +42,13 @@ def test_a_variant_must_train_on_the_same_batches(tiny_run, tmp_path):
         check_comparable(runs)
 
 
-def test_a_variant_may_change_how_a_head_reads_and_decodes(tiny_run):
-    """Decoding, and how many sub-words are read at once (max_length, stride), may differ; the data may not."""
+def test_a_variant_may_change_how_a_head_reads_learns_and_decodes(tiny_run):
+    """Decoding, the head's loss and dropout, and how many sub-words are read at once (max_length, stride) may
+    differ; the data may not."""
     path = tiny_run()
     runs = {"a": validate_run(path), "b": validate_run(path, ["task.demo_ner.decoding=viterbi"]),
-            "c": validate_run(path, ["task.demo_ner.max_length=16", "task.demo_ner.stride=4"])}
+            "c": validate_run(path, ["task.demo_ner.max_length=16", "task.demo_ner.stride=4"]),
+            "e": validate_run(path, ["task.demo_ner.label_smoothing=0.1", "task.demo_ner.head_dropout=0.3"])}
     check_comparable(runs)
     runs["d"] = validate_run(path, ["task.demo_ner.tag_scheme=iob1"])
     with pytest.raises(ConfigError, match="variant 'd' changes tasks"):
