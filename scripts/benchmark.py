@@ -3,6 +3,7 @@ curves.png. With --variants, one multi-task run per variant of the run YAML inst
     python scripts/benchmark.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out outputs/benchmark
     python scripts/benchmark.py task_configs/runs/benchmark_sharing.yaml --variants task_configs/variants/sharing.yaml \
         --no-single --out outputs/benchmark-sharing
+    python scripts/benchmark.py task_configs/runs/all_benchmarks.yaml --merge seed1/results.json seed2/results.json --out merged
 """
 
 import argparse
@@ -26,10 +27,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-single", action="store_true", help="only the multi-task run(s)")
     parser.add_argument("--baselines", nargs="+", metavar="TASK", help="single-task baselines only for these tasks (default: every task)")
     parser.add_argument("--variants", help="YAML mapping row names to lists of key=value overrides (one run per row)")
+    parser.add_argument("--merge", nargs="+", metavar="RESULTS_JSON", help="train nothing: one report from these results.json of this run (seeds or baselines run apart)")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
     def body() -> int:
-        from mtl_nlp.bench.harness import run_benchmark
+        from mtl_nlp.bench.harness import merge_reports, run_benchmark
 
         overrides = [*args.overrides, *([f"data_dir={args.data_dir}"] if args.data_dir else [])]
         command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in argv)
@@ -44,8 +46,11 @@ def main(argv: list[str]) -> int:
         unknown = sorted(set(args.baselines or []) - {t.name for t in run.tasks})
         if unknown:
             raise ConfigError(f"--baselines names {unknown}, not tasks of {args.run}: {[t.name for t in run.tasks]}")
-        out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single, command=command,
-                            baselines=args.baselines)
+        if args.merge:
+            out = merge_reports(run, [Path(f) for f in args.merge], out_dir=Path(args.out), command=command)
+        else:
+            out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single,
+                                command=command, baselines=args.baselines)
         print((out / "results.md").read_text())
         return 0
 

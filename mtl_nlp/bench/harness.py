@@ -196,7 +196,6 @@ def train_sizes(run: RunConfig) -> dict[str, int]:
 def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str,
                   baselines: list[str] | None = None) -> Path:
     """Train (or reuse) every run of the benchmark, score it, and write results.json, results.md and curves.png."""
-    from mtl_nlp.bench.report import markdown_report, plot_curves
     from mtl_nlp.evaluation import evaluate_model
 
     sizes = train_sizes(run)
@@ -207,6 +206,14 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
             answers = Path(job.output_dir) / "test_predictions"
             record["test"] = evaluate_model(job.output_dir, data_dir=test_dir, split="test", predictions_dir=str(answers))
         results.setdefault(name, {})[seed] = record
+    return write_report(run, results, seeds=seeds, sizes=sizes, out_dir=out_dir, command=command, test=bool(test_dir))
+
+
+def write_report(run: RunConfig, results: dict[str, dict[int, dict]], *, seeds: list[int], sizes: dict[str, int],
+                 out_dir: Path, command: str, test: bool, env: dict | None = None) -> Path:
+    """results.json, results.md, curves.png (and the gradient cosines where measured) from finished runs' records."""
+    from mtl_nlp.bench.report import markdown_report, plot_curves
+
     tasks = [t.name for t in run.tasks]
     report = {
         "command": command,
@@ -214,9 +221,9 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
         "seeds": seeds,
         "train_sizes": sizes,
         "task_steps": {seed: task_steps(run, sizes, seed) for seed in seeds},
-        "environment": environment(),
-        "summary": summarise(results, tasks, test=bool(test_dir)),
-        "runs": {name: {str(seed): r for seed, r in by_seed.items()} for name, by_seed in results.items()},
+        "environment": env or environment(),
+        "summary": summarise(results, tasks, test=test),
+        "runs": {name: {str(seed): r for seed, r in sorted(by_seed.items())} for name, by_seed in results.items()},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -224,6 +231,31 @@ def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: 
     plot_curves(report, run.train.batch_size, out_dir / "curves.png")
     draw_cosines(report["runs"].get("multitask", {}), out_dir / "gradient_cosine.png")
     return out_dir
+
+
+def merge_reports(run: RunConfig, files: list[Path], *, out_dir: Path, command: str) -> Path:
+    """One table from seeds trained by separate invocations (another session, or baselines after the multi-task run):
+    every file must record this run's config, the same training sizes and the same device, and no run twice."""
+    expected = json.loads(json.dumps(_comparable(run)))
+    results: dict[str, dict[int, dict]] = {}
+    reports = []
+    for file in files:
+        report = json.loads(Path(file).read_text())
+        if with_new_defaults(report["run"]) != expected:
+            raise ConfigError(f"{file} records another run config than {run.path}; merge records of one run YAML with the same overrides")
+        first = reports[0] if reports else report
+        if report["train_sizes"] != first["train_sizes"] or report["environment"]["device"] != first["environment"]["device"]:
+            raise ConfigError(f"{file}: its training sizes or device differ from {files[0]}'s; merge only runs of the same data and device")
+        for name, by_seed in report["runs"].items():
+            for seed, record in by_seed.items():
+                if int(seed) in results.get(name, {}):
+                    raise ConfigError(f"{file}: {name} seed {seed} is in another merged file too; give each run once")
+                results.setdefault(name, {})[int(seed)] = record
+        reports.append(report)
+    seeds = sorted({seed for by_seed in results.values() for seed in by_seed})
+    test = any("test" in r for by_seed in results.values() for r in by_seed.values())
+    return write_report(run, results, seeds=seeds, sizes=reports[0]["train_sizes"], out_dir=out_dir, command=command,
+                        test=test, env=reports[0]["environment"])
 
 
 def draw_cosines(by_seed: dict[str, dict], path: Path) -> None:

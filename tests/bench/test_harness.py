@@ -1,6 +1,10 @@
 import json
+from pathlib import Path
 
-from mtl_nlp.bench.harness import plan, task_steps
+import pytest
+
+from mtl_nlp.bench.harness import merge_reports, plan, task_steps, write_report
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.validation import validate_run
 from scripts_loader import benchmark_main
 
@@ -60,3 +64,33 @@ def test_a_run_recorded_before_a_config_field_existed_is_still_reused(tiny_run, 
     changed = _comparable(job)
     changed["tasks"][0]["decoding"] = "viterbi"
     assert with_new_defaults(changed) != _comparable(job)  # a field set to another value still differs
+
+
+def _record(score: float) -> dict:
+    dev = {task: {"primary": score} for task in ("demo_ner", "demo_relation", "demo_sentiment")}
+    return {"dev": dev, "history": [{"step": 4, "dev": dev}], "steps": 4, "train_seconds": 10.0,
+            "train_tokens_per_second": 100.0, "trainable_parameters": 1000}
+
+
+def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(tiny_run, tmp_path):
+    """A long benchmark's seeds come from separate sessions: merged, they give the mean and spread of all of them."""
+
+    path = tiny_run()
+    run = validate_run(path)
+    sizes = {"demo_ner": 10, "demo_relation": 10, "demo_sentiment": 10}
+    env = {"device": "CPU (test)", "torch_threads": 2, "torch": "x", "python": "3"}
+    parts = {1: {"multitask": {1: _record(0.5)}}, 2: {"multitask": {2: _record(0.7)}, "single-demo_ner": {2: _record(0.6)}}}
+    for seed, results in parts.items():
+        write_report(run, results, seeds=[seed], sizes=sizes, out_dir=tmp_path / f"s{seed}", command="c", test=False, env=env)
+    files = [str(tmp_path / f"s{seed}" / "results.json") for seed in parts]
+    assert benchmark_main([str(path), "--merge", *files, "--out", str(tmp_path / "merged")]) == 0
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert merged["seeds"] == [1, 2] and set(merged["runs"]["multitask"]) == {"1", "2"}
+    mean, std = merged["summary"]["demo_ner"]["multitask_dev"]
+    assert abs(mean - 0.6) < 1e-9 and abs(std - 0.1414) < 1e-3 and merged["summary"]["demo_ner"]["single_dev"] == [0.6, 0.0]
+    assert "60.00 ± 14.14" in (tmp_path / "merged" / "results.md").read_text()
+    other = validate_run(tiny_run(train={"max_steps": 8}))  # another config: its record must not join this table
+    write_report(other, parts[1], seeds=[1], sizes=sizes, out_dir=tmp_path / "other", command="c", test=False, env=env)
+    for bad, message in (([*files, files[0]], "in another merged file"), ([files[0], str(tmp_path / "other" / "results.json")], "another run config")):
+        with pytest.raises(ConfigError, match=message):
+            merge_reports(run, [Path(f) for f in bad], out_dir=tmp_path / "bad", command="c")
