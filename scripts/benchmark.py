@@ -1,9 +1,7 @@
 """Multi-task run plus one single-task baseline per task under the same budget; writes results.json, results.md and
-curves.png. With --variants, one multi-task run per variant of the run YAML instead, compared in one table. Examples:
+curves.png. With --variants, one multi-task run per variant of the run YAML instead, compared in one table; with
+--merge, one table from results.json files of seeds or baselines run apart. Example:
     python scripts/benchmark.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out outputs/benchmark
-    python scripts/benchmark.py task_configs/runs/benchmark_sharing.yaml --variants task_configs/variants/sharing.yaml \
-        --no-single --out outputs/benchmark-sharing
-    python scripts/benchmark.py task_configs/runs/all_benchmarks.yaml --merge seed1/results.json seed2/results.json --out merged
 """
 
 import argparse
@@ -27,7 +25,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-single", action="store_true", help="only the multi-task run(s)")
     parser.add_argument("--baselines", nargs="+", metavar="TASK", help="single-task baselines only for these tasks (default: every task)")
     parser.add_argument("--variants", help="YAML mapping row names to lists of key=value overrides (one run per row)")
-    parser.add_argument("--merge", nargs="+", metavar="RESULTS_JSON", help="train nothing: one report from these results.json of this run (seeds or baselines run apart)")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="train nothing: one report from results.json files of this run")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
     def body() -> int:
