@@ -240,6 +240,8 @@ def merge_reports(run: RunConfig, files: list[Path], *, out_dir: Path, command: 
     results: dict[str, dict[int, dict]] = {}
     reports = []
     for file in files:
+        if not Path(file).is_file():
+            raise ConfigError(f"--merge: {file} does not exist; give the results.json that a benchmark wrote")
         report = json.loads(Path(file).read_text())
         if with_new_defaults(report["run"]) != expected:
             raise ConfigError(f"{file} records another run config than {run.path}; merge records of one run YAML with the same overrides")

@@ -91,6 +91,6 @@ def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(ti
     assert "60.00 ± 14.14" in (tmp_path / "merged" / "results.md").read_text()
     other = validate_run(tiny_run(train={"max_steps": 8}))  # another config: its record must not join this table
     write_report(other, parts[1], seeds=[1], sizes=sizes, out_dir=tmp_path / "other", command="c", test=False, env=env)
-    for bad, message in (([*files, files[0]], "in another merged file"), ([files[0], str(tmp_path / "other" / "results.json")], "another run config")):
+    for bad, message in (([*files, files[0]], "in another merged file"), ([str(tmp_path / "none.json")], "does not exist"), ([files[0], str(tmp_path / "other" / "results.json")], "another run config")):
         with pytest.raises(ConfigError, match=message):
             merge_reports(run, [Path(f) for f in bad], out_dir=tmp_path / "bad", command="c")
