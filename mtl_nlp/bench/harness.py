@@ -108,6 +108,12 @@ def with_new_defaults(recorded: dict) -> dict:
     return out
 
 
+def same_run(recorded: dict, run: RunConfig) -> bool:
+    """Whether a run recorded as JSON (metrics.json or results.json) trained what ``run`` would train."""
+    recorded = {k: v for k, v in with_new_defaults(recorded).items() if k not in ("output_dir", "path", "resume_from")}
+    return recorded == json.loads(json.dumps(_comparable(run)))  # as JSON keeps it (milestone steps become strings)
+
+
 def run_or_reuse(job: RunConfig) -> dict:
     """Train ``job`` unless its output folder already holds a finished run of exactly this config."""
     from mtl_nlp.trainer import train
@@ -115,8 +121,7 @@ def run_or_reuse(job: RunConfig) -> dict:
     metrics_file = Path(job.output_dir) / "metrics.json"
     if metrics_file.is_file():
         summary = json.loads(metrics_file.read_text())
-        recorded = {k: v for k, v in with_new_defaults(summary["run"]).items() if k not in ("output_dir", "path", "resume_from")}
-        if recorded == json.loads(json.dumps(_comparable(job))):  # as JSON keeps it (milestone steps become strings)
+        if same_run(summary["run"], job):
             logger.info(f"reusing the finished run in {job.output_dir}")
             return summary
         raise ConfigError(f"{metrics_file} holds a run with another config; remove that folder or choose another --out")
@@ -236,14 +241,13 @@ def write_report(run: RunConfig, results: dict[str, dict[int, dict]], *, seeds: 
 def merge_reports(run: RunConfig, files: list[Path], *, out_dir: Path, command: str) -> Path:
     """One table from seeds trained by separate invocations (another session, or baselines after the multi-task run):
     every file must record this run's config, the same training sizes and the same device, and no run twice."""
-    expected = json.loads(json.dumps(_comparable(run)))
     results: dict[str, dict[int, dict]] = {}
     reports = []
     for file in files:
         if not Path(file).is_file():
             raise ConfigError(f"--merge: {file} does not exist; give the results.json that a benchmark wrote")
         report = json.loads(Path(file).read_text())
-        if with_new_defaults(report["run"]) != expected:
+        if not same_run(report["run"], run):
             raise ConfigError(f"{file} records another run config than {run.path}; merge records of one run YAML with the same overrides")
         first = reports[0] if reports else report
         if report["train_sizes"] != first["train_sizes"] or report["environment"]["device"] != first["environment"]["device"]:

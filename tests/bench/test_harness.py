@@ -74,7 +74,6 @@ def _record(score: float) -> dict:
 
 def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(tiny_run, tmp_path):
     """A long benchmark's seeds come from separate sessions: merged, they give the mean and spread of all of them."""
-
     path = tiny_run()
     run = validate_run(path)
     sizes = {"demo_ner": 10, "demo_relation": 10, "demo_sentiment": 10}
@@ -91,6 +90,14 @@ def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(ti
     assert "60.00 ± 14.14" in (tmp_path / "merged" / "results.md").read_text()
     other = validate_run(tiny_run(train={"max_steps": 8}))  # another config: its record must not join this table
     write_report(other, parts[1], seeds=[1], sizes=sizes, out_dir=tmp_path / "other", command="c", test=False, env=env)
-    for bad, message in (([*files, files[0]], "in another merged file"), ([str(tmp_path / "none.json")], "does not exist"), ([files[0], str(tmp_path / "other" / "results.json")], "another run config")):
+    elsewhere = {**env, "device": "NVIDIA H200"}  # training times of two machines do not average
+    write_report(run, {"multitask": {3: _record(0.9)}}, seeds=[3], sizes=sizes, out_dir=tmp_path / "gpu", command="c", test=False, env=elsewhere)
+    refused = {
+        "in another merged file": [*files, files[0]],
+        "does not exist": [str(tmp_path / "none.json")],
+        "another run config": [files[0], str(tmp_path / "other" / "results.json")],
+        "sizes or device differ": [files[0], str(tmp_path / "gpu" / "results.json")],
+    }
+    for message, bad in refused.items():
         with pytest.raises(ConfigError, match=message):
             merge_reports(run, [Path(f) for f in bad], out_dir=tmp_path / "bad", command="c")
