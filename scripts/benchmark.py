@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--test-dir", help="also score every model on the tasks' test files, relative to this folder")
     parser.add_argument("--no-single", action="store_true", help="only the multi-task run(s)")
     parser.add_argument("--baselines", nargs="+", metavar="TASK", help="single-task baselines only for these tasks (default: every task)")
+    parser.add_argument("--no-multitask", action="store_true", help="only the baselines (join them to the run with --merge)")
     parser.add_argument("--variants", help="YAML mapping row names to lists of key=value overrides (one run per row)")
     parser.add_argument("--merge", nargs="+", metavar="JSON", help="train nothing: one report from results.json files of this run")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
             out = merge_reports(run, [Path(f) for f in args.merge], out_dir=Path(args.out), command=command)
         else:
             out = run_benchmark(run, seeds=args.seeds, out_dir=Path(args.out), test_dir=args.test_dir, single=not args.no_single,
-                                command=command, baselines=args.baselines)
+                                command=command, baselines=args.baselines, multitask=not args.no_multitask)
         print((out / "results.md").read_text())
         return 0
 

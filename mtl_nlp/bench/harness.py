@@ -43,13 +43,14 @@ def task_steps(run: RunConfig, sizes: dict[str, int], seed: int) -> dict[str, in
 
 
 def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path, single: bool = True,
-         baselines: list[str] | None = None) -> list[tuple[str, int, RunConfig]]:
+         baselines: list[str] | None = None, multitask: bool = True) -> list[tuple[str, int, RunConfig]]:
     """(name, seed, run) for every training the benchmark needs: the multi-task run, then one run per task (per task
-    named in ``baselines``, when given: a pairing that asks about one task need not retrain the other alone)."""
+    named in ``baselines``, when given: a pairing that asks about one task need not retrain the other alone). Without
+    ``multitask``, the baselines alone: their step counts come from replaying the sampler, not from the run itself."""
     jobs = []
     for seed in seeds:
-        multi = _variant(run, seed=seed, output_dir=out_dir / "multitask" / f"seed-{seed}")
-        jobs.append(("multitask", seed, multi))
+        if multitask:
+            jobs.append(("multitask", seed, _variant(run, seed=seed, output_dir=out_dir / "multitask" / f"seed-{seed}")))
         if not single:
             continue
         evals = max(1, math.ceil(run.train.max_steps / run.train.eval_every))
@@ -199,13 +200,15 @@ def train_sizes(run: RunConfig) -> dict[str, int]:
 
 
 def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str,
-                  baselines: list[str] | None = None) -> Path:
+                  baselines: list[str] | None = None, multitask: bool = True) -> Path:
     """Train (or reuse) every run of the benchmark, score it, and write results.json, results.md and curves.png."""
     from mtl_nlp.evaluation import evaluate_model
 
+    if not (multitask or single):
+        raise ConfigError("neither the multi-task run nor a baseline is asked for (--no-multitask with --no-single): drop one")
     sizes = train_sizes(run)
     results: dict[str, dict[int, dict]] = {}
-    for name, seed, job in plan(run, sizes, seeds, out_dir, single, baselines):
+    for name, seed, job in plan(run, sizes, seeds, out_dir, single, baselines, multitask):
         record = run_record(job, run_or_reuse(job))
         if test_dir:
             answers = Path(job.output_dir) / "test_predictions"

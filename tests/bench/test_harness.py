@@ -22,6 +22,13 @@ def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path
         assert job.train.learning_rate == run.train.learning_rate and job.train.batch_size == run.train.batch_size
     only = plan(run, sizes, [5], tmp_path, baselines=["demo_relation"])  # a pairing that asks about one task
     assert [name for name, _, _ in only] == ["multitask", "single-demo_relation"] and only[1][2] == jobs[2][2]
+    alone = plan(run, sizes, [5], tmp_path, baselines=["demo_relation"], multitask=False)  # joined later by --merge
+    assert [(name, job) for name, _, job in alone] == [("single-demo_relation", jobs[2][2])]
+
+
+def test_a_benchmark_that_trains_nothing_is_refused(tiny_run, tmp_path, capsys):
+    assert benchmark_main([str(tiny_run()), "--no-multitask", "--no-single", "--out", str(tmp_path)]) == 2
+    assert "neither the multi-task run nor a baseline" in capsys.readouterr().err
 
 
 def test_a_baseline_is_the_same_run_whatever_the_task_mixing(tiny_run, tmp_path):
