@@ -31,15 +31,37 @@ OPTIONS = {
 }
 
 
-def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
-    """FLOP/s of fp32 square matrix products on this machine, now (the ceiling the training step is held against)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+DTYPES = {"no": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def matmul_rate(size: int = 2048, seconds: float = 3.0, device: str = "cpu", dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of square matrix products on this device in this precision, now (the ceiling the training step is held
+    against: fp32 on a CPU, the mixed-precision dtype on a GPU)."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     a @ b  # warm-up
+    _sync(device)
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        a @ b
-        count += 1
+        for _ in range(10):  # queued products: the host's checks of the clock do not starve a GPU
+            a @ b
+        _sync(device)
+        count += 10
     return 2 * size**3 * count / (time.perf_counter() - started)
+
+
+def ceiling(mixed_precision: str) -> dict:
+    """The matrix product the step is measured against: fp32 2048² on a CPU (no native bf16 here), the run's
+    mixed-precision dtype at 8192² on a GPU (large enough to reach the tensor cores' rate)."""
+    if torch.cuda.is_available():
+        dtype = DTYPES[mixed_precision]
+        return {"device": torch.cuda.get_device_name(0), "dtype": str(dtype).removeprefix("torch."),
+                "flops_per_second": matmul_rate(8192, 3.0, "cuda", dtype)}
+    return {"device": "cpu", "dtype": "float32", "flops_per_second": matmul_rate()}
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def flops_per_token(encoder: nn.Module, mean_length: float) -> float:
@@ -104,6 +126,8 @@ def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
             output_dir=str(out_dir / config.name), per_device_train_batch_size=t.batch_size, learning_rate=t.learning_rate,
             max_steps=steps, warmup_steps=int(t.warmup_ratio * steps), weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
             seed=t.seed, report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_pin_memory=False,
+            bf16=t.mixed_precision == "bf16", fp16=t.mixed_precision == "fp16",  # the precision our loop trains in
+            use_cpu=not torch.cuda.is_available(),  # bf16 autocast on a CPU needs saying so
         )
         runner = Trainer(model=model, args=args, train_dataset=rows, data_collator=task.collator(tokenizer))
         started = time.perf_counter()
@@ -163,14 +187,14 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
     per_round: list[dict] = []
     for r in range(rounds):
         per_round.append({name: plan(r) for name, plan in plans.items()})
-    rate = matmul_rate()
+    limit = ceiling(run.train.mixed_precision)
     data = {"ours": data_path(run_path, base), "ours_padded": data_path(run_path, padded),
             "ours_grouped": data_path(run_path, grouped)}
-    return summarise(per_round, rate, data, run, examples, steps)
+    return summarise(per_round, limit, data, run, examples, steps)
 
 
-def summarise(per_round: list[dict], rate: float, data: dict, run, examples: int, steps: int) -> dict:
-    flops = data["ours"]["flops_per_token"]
+def summarise(per_round: list[dict], limit: dict, data: dict, run, examples: int, steps: int) -> dict:
+    flops, rate = data["ours"]["flops_per_token"], limit["flops_per_second"]
     systems = {}
     labels = {**LABELS, **{name: label for name, (_, label) in OPTIONS.items()}}
     for name in per_round[0]:
@@ -192,7 +216,8 @@ def summarise(per_round: list[dict], rate: float, data: dict, run, examples: int
     return {
         "tasks": [c.name for c in run.tasks], "examples_per_task": examples, "batch_size": run.train.batch_size,
         "max_length": {c.name: c.max_length for c in run.tasks}, "steps": steps, "rounds": len(per_round),
-        "encoder": run.encoder, "matmul_flops_per_second": rate, "training_flops_per_token": flops,
+        "encoder": run.encoder, "matmul_flops_per_second": rate, "matmul_device": limit["device"],
+        "matmul_dtype": limit["dtype"], "mixed_precision": run.train.mixed_precision, "training_flops_per_token": flops,
         "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "torch": torch.__version__, "systems": systems, "rounds_raw": per_round,
     }
@@ -200,12 +225,15 @@ def summarise(per_round: list[dict], rate: float, data: dict, run, examples: int
 
 def table(result: dict) -> str:
     """The Markdown table of ``measure``'s result."""
+    dtype, device = result.get("matmul_dtype", "float32"), result.get("matmul_device", "cpu")
+    scale, unit = (1e12, "TFLOP/s") if device != "cpu" else (1e9, "GFLOP/s")
+    where = f"on {device}, mixed precision {result.get('mixed_precision', 'no')}" if device != "cpu" else f"{result['threads']} threads"
     lines = [
         f"Training on {', '.join(result['tasks'])}: {result['examples_per_task']} examples each, batches of "
-        f"{result['batch_size']}, {result['rounds']} alternated rounds, {result['threads']} threads. Dense fp32 matrix "
-        f"product: {result['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s measured in the same run.",
+        f"{result['batch_size']}, {result['rounds']} alternated rounds, {where}. Dense {dtype} matrix "
+        f"product: {result['matmul_flops_per_second'] / scale:.1f} {unit} measured in the same run.",
         "",
-        "| system | useful tokens/s (mean of rounds) | × Trainer (per round) | GFLOP/s | of matmul rate | data path share | useful share of computed tokens |",
+        f"| system | useful tokens/s (mean of rounds) | × Trainer (per round) | {unit} | of matmul rate | data path share | useful share of computed tokens |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in result["systems"].values():
@@ -214,7 +242,7 @@ def table(result: dict) -> str:
         share = f"{100 * s['data_path_share']:.1f}%" if "data_path_share" in s else "–"
         useful = f"{100 * s['useful_share']:.0f}%" if "useful_share" in s else "–"
         effect = f" ({s['ratio_to_default']:.2f}x the default loop)" if "ratio_to_default" in s else ""
-        lines.append(f"| {s['label']}{effect} | {s['tokens_per_second']:.0f} | {ratio} | {s['flops_per_second'] / 1e9:.1f} | "
+        lines.append(f"| {s['label']}{effect} | {s['tokens_per_second']:.0f} | {ratio} | {s['flops_per_second'] / scale:.1f} | "
                      f"{100 * s['matmul_share']:.0f}% | {share} | {useful} |")
     return "\n".join(lines) + "\n"
 

@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 from mtl_nlp.bench.speed import flops_per_token, matmul_rate, measure, table, write
 
 
@@ -31,6 +33,46 @@ def test_flops_count_the_layers_matrices_and_attention(tiny_encoder_dir):
     per_layer = 4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size
     assert flops_per_token(encoder, 10.0) == 6 * c.num_hidden_layers * per_layer + 12 * c.num_hidden_layers * c.hidden_size * 10.0
     assert matmul_rate(size=64, seconds=0.05) > 0
+    assert matmul_rate(size=64, seconds=0.05, dtype=torch.bfloat16) > 0
+
+
+def test_a_gpu_run_is_held_against_the_matrix_rate_of_its_mixed_precision(tiny_run, demo_dir, tmp_path, monkeypatch):
+    """On a GPU the ceiling is the mixed-precision product's rate and the table speaks of TFLOP/s; the Trainer
+    baseline trains in the same precision as our loop."""
+    from mtl_nlp.bench import speed
+
+    seen = {}
+    monkeypatch.setattr(speed.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(speed.torch.cuda, "get_device_name", lambda index=0: "Test GPU")
+    monkeypatch.setattr(speed, "matmul_rate", lambda size, seconds, device, dtype: seen.update(size=size, dtype=dtype) or 5e14)
+    assert speed.ceiling("bf16") == {"device": "Test GPU", "dtype": "bfloat16", "flops_per_second": 5e14}
+    assert seen == {"size": 8192, "dtype": torch.bfloat16}
+    result = {"tasks": ["a"], "examples_per_task": 8, "batch_size": 4, "rounds": 1, "threads": 2, "matmul_device": "Test GPU",
+              "matmul_dtype": "bfloat16", "mixed_precision": "bf16", "matmul_flops_per_second": 5e14,
+              "systems": {"trainer": {"label": "T", "tokens_per_second": 10.0, "flops_per_second": 2.5e14, "matmul_share": 0.5}}}
+    text = table(result)
+    assert "Dense bfloat16 matrix product: 500.0 TFLOP/s" in text and "| T | 10 | 1 | 250.0 | 50% |" in text
+
+
+def test_the_trainer_baseline_trains_in_the_runs_precision(tiny_run, demo_dir, tmp_path, monkeypatch):
+    import transformers
+
+    seen = []
+    real = transformers.TrainingArguments
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["bf16"], kwargs["fp16"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transformers, "TrainingArguments", spy)
+    from accelerate import PartialState
+
+    from mtl_nlp.bench.speed import trainer
+
+    PartialState()  # measure() has one from our loop's runs before the Trainers start
+
+    trainer(str(tiny_run()), [f"data_dir={demo_dir}", "train.max_train_examples=4", "train.mixed_precision=bf16"], tmp_path)
+    assert seen and set(seen) == {(True, False)}
 
 
 def test_each_option_is_a_row_with_its_effect_against_the_default_loop(tiny_run, demo_dir, tmp_path, monkeypatch):
