@@ -156,11 +156,22 @@ class EntityPairHead(nn.Module):
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple:
         token_logits = self.tagger(self.dropout(hidden))
         if self.training:
-            spans, pairs, words = inputs["pair_spans"], None, None
-        else:
-            spans, pairs, words = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
-        pair_logits = self.classifier(self.dropout(torch.tanh(self.dense(self._pair_features(hidden, spans)))))
-        return token_logits, pair_logits, pairs, words
+            return token_logits, self._classify(hidden, inputs["pair_spans"]), None, None
+        spans, pairs, words = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
+        return token_logits, self._found_pair_logits(hidden, spans, pairs), pairs, words
+
+    def _classify(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(torch.tanh(self.dense(self._pair_features(hidden, spans)))))
+
+    def _found_pair_logits(self, hidden: torch.Tensor, spans: torch.Tensor, pairs: list) -> torch.Tensor:
+        """[batch, pairs, relations], pooled and classified only in the rows that found two entities or more (zeros
+        in the others, which decoding never reads): in served text most rows hold no pair, and the span table of a
+        whole batch would cost memory for nothing."""
+        rows = torch.tensor([row for row, found in enumerate(pairs) if found], dtype=torch.long, device=hidden.device)
+        if not len(rows):
+            return hidden.new_zeros(*spans.shape[:2], self.classifier.out_features)
+        found = self._classify(hidden[rows], spans[rows])
+        return found.new_zeros(*spans.shape[:2], found.shape[-1]).index_copy(0, rows, found)
 
     def _pair_features(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
         parts = [pair_states(hidden, spans, self.pool, context="context" in self.features)]

@@ -6,6 +6,7 @@ import torch
 from conftest import ASSETS
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import pair_states, word_tags
+from mtl_nlp.pooling import span_max
 from mtl_nlp.readers import read_spert
 from mtl_nlp.spans import entity_spans
 from mtl_nlp.tasks.base import IGNORE_INDEX, decoded
@@ -65,6 +66,25 @@ def test_training_uses_gold_pairs_and_eval_uses_predicted_entities(tiny_tokenize
     assert len(predicted[0]["relations"]) == 8 * 7  # every ordered pair of predicted entities was classified
     assert {r[-1] for r in predicted[0]["relations"]} == {task.labels[2]}
     assert json.loads(task.references(raw[:])[0])["relations"][0] == [0, 2, "Peop", 4, 5, "Org", "Work_For"]
+
+
+def test_in_eval_only_rows_that_found_a_pair_are_pooled_and_their_logits_are_the_whole_batchs(tiny_tokenizer):
+    task, _, _, batch = _batch(tiny_tokenizer)
+    head = task.head(hidden_size=8).eval()
+    hidden = torch.randn(*batch["input_ids"].shape, 8)
+    with torch.no_grad():
+        head.tagger.weight.zero_()
+        head.tagger.bias.copy_(torch.tensor([1.0, 2.0, -1.0, -1.0, -1.0, -1.0, -1.0]))  # every word B-Loc: many pairs
+        every = head(hidden, batch)
+        spans, pairs, _ = head._predicted_pairs(every[0], batch["word_starts"], batch["attention_mask"])
+        assert all(pairs) and torch.allclose(every[1], head._classify(hidden, spans), atol=1e-6)
+        seen = []
+        head.pool = lambda states, start, end: seen.append(states.shape[0]) or span_max(states, start, end)
+        head.tagger.bias.copy_(torch.tensor([1.0, -1.0, -1.0, -1.0, -1.0, -1.0, -1.0]))  # all O: no pair anywhere
+        assert head(hidden, batch)[1].abs().sum() == 0 and seen == []
+        logits = head._found_pair_logits(hidden, spans[:, :2], [[(0, 1)], []])  # only the first row holds a pair
+        assert seen == [1] and torch.allclose(logits[0], head._classify(hidden[:1], spans[:1, :2])[0], atol=1e-6)
+        assert logits[1].abs().sum() == 0
 
 
 def test_viterbi_decoding_turns_a_run_of_inside_tags_into_one_entity(tiny_tokenizer):
