@@ -24,25 +24,37 @@ class Predictor:
     """A loaded model and tokenizer; call it with texts to get one JSON-ready dict per text."""
 
     def __init__(self, model: str, tasks: list[str] | None = None, *, device: str | None = None,
-                 dtype: str | torch.dtype | None = None, batch_size: int = 32) -> None:
+                 dtype: str | torch.dtype | None = None, batch_size: int = 32, max_tokens: int | None = None) -> None:
         dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
         self.model = MultiTaskModel.from_pretrained(model, **({"dtype": dtype} if dtype else {})).eval()
         self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = load_tokenizer(model)
         configs = [c for c in self.model.config.task_configs() if tasks is None or c.name in tasks]
         self.tasks = {c.name: build_task(c) for c in configs}
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens = batch_size, max_tokens
 
     def __call__(self, texts: str | list[str], *, progress: bool = False) -> dict | list[dict]:
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
         out: list[dict] = [{} for _ in texts]
-        for start in tqdm(range(0, len(texts), self.batch_size), disable=not progress, desc="predicting", unit="batch"):
-            chunk = order[start : start + self.batch_size]
+        for chunk in tqdm(self._batches(texts), disable=not progress, desc="predicting", unit="batch"):
             for i, answer in zip(chunk, self._batch([texts[i] for i in chunk])):
                 out[i] = answer
         return out[0] if single else out
+
+    def _batches(self, texts: list[str]) -> list[list[int]]:
+        """Text numbers in batches of similar length (less padding): at most ``batch_size`` texts, and with
+        ``max_tokens`` at most that many padded sub-words (texts x the longest), so a batch of long texts is split
+        and the activations' peak stays bounded; a text longer than the budget goes alone."""
+        lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]] if self.max_tokens else [len(t) for t in texts]
+        batches: list[list[int]] = []
+        for i in sorted(range(len(texts)), key=lambda i: lengths[i]):
+            last = batches[-1] if batches else None
+            if last is None or len(last) == self.batch_size or (self.max_tokens and (len(last) + 1) * lengths[i] > self.max_tokens):
+                batches.append([i])
+            else:
+                last.append(i)
+        return batches
 
     @torch.no_grad()
     def _batch(self, texts: list[str]) -> list[dict]:

@@ -40,6 +40,19 @@ def test_one_encoder_pass_serves_every_token_and_sequence_head(tiny_encoder_dir,
     assert all({"ner", "sent"} <= set(a) for a in answers)
 
 
+def test_a_token_budget_splits_batches_of_long_texts_and_changes_no_answer(tiny_encoder_dir, tmp_path):
+    folder = str(_save(tmp_path, tiny_encoder_dir, [NER, SENT]))
+    texts = [*TEXTS, "John " * 30 + "."]
+    whole = pipeline(folder)
+    budget = pipeline(folder, max_tokens=24)
+    lengths = [len(ids) for ids in budget.tokenizer(texts)["input_ids"]]
+    batches = budget._batches(texts)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts))) and len(whole._batches(texts)) == 1
+    assert all(len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 24 for b in batches) and [3] in batches
+    calls = _count_encoder_calls(budget)
+    assert budget(texts) == whole(texts) and len(calls) == len(batches) > 1
+
+
 @pytest.mark.parametrize(("sharing", "passes"), [({"type": "hierarchical", "task_layers": {"ner": 1}}, 1), ({"type": "lora", "r": 2}, 2)])
 def test_passes_follow_the_sharing_strategy(sharing, passes, tiny_encoder_dir, tmp_path):
     predictor = pipeline(str(_save(tmp_path, tiny_encoder_dir, [NER, SENT], **sharing)))
