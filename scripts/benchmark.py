@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--baselines", nargs="+", metavar="TASK", help="single-task baselines only for these tasks (default: every task)")
     parser.add_argument("--no-multitask", action="store_true", help="only the baselines (join them to the run with --merge)")
     parser.add_argument("--variants", help="YAML mapping row names to lists of key=value overrides (one run per row)")
-    parser.add_argument("--merge", nargs="+", metavar="JSON", help="train nothing: one report from results.json files of this run")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="train nothing: one report from results.json files of this run (another run's lends the baselines they share)")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
 
     def body() -> int:

@@ -84,6 +84,10 @@ def _comparable(run: RunConfig) -> dict:
     return data
 
 
+SECTIONS = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
+            ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
+
+
 def _default(field: dataclasses.Field):
     return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
 
@@ -95,9 +99,7 @@ def with_new_defaults(recorded: dict) -> dict:
     out.setdefault("attention", None)
     out.setdefault("train", {}).setdefault("optimizer", "adamw")  # runs recorded before the setting used plain AdamW
     out["train"].setdefault("pack_sequences", False)  # and padded batches
-    sections = (("sharing", SharingConfig), ("sampling", SamplingConfig), ("weighting", WeightingConfig),
-                ("gradient", GradientConfig), ("meta", MetaConfig), ("train", TrainConfig))
-    for key, cls in sections:
+    for key, cls in SECTIONS:
         for field in dataclasses.fields(cls):
             out.setdefault(key, {}).setdefault(field.name, _default(field))
     optional = [f for f in dataclasses.fields(TaskConfig) if f.name != "source" and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)]
@@ -113,6 +115,21 @@ def same_run(recorded: dict, run: RunConfig) -> bool:
     """Whether a run recorded as JSON (metrics.json or results.json) trained what ``run`` would train."""
     recorded = {k: v for k, v in with_new_defaults(recorded).items() if k not in ("output_dir", "path", "resume_from")}
     return recorded == json.loads(json.dumps(_comparable(run)))  # as JSON keeps it (milestone steps become strings)
+
+
+def recorded_run(recorded: dict) -> RunConfig:
+    """The run a record describes (``run`` in results.json), with fields added since at their defaults."""
+    data = with_new_defaults(recorded)
+    sections = {key: cls(**data[key]) for key, cls in SECTIONS}
+    sections["sampling"].milestones = {int(step): w for step, w in sections["sampling"].milestones.items()}  # JSON keys
+    scalars = {key: data[key] for key in ("encoder", "data_dir", "data_dirs", "trust_remote_code", "attention")}
+    return RunConfig(tasks=[TaskConfig(**task) for task in data["tasks"]], **scalars, **sections)
+
+
+def baseline_jobs(run: RunConfig, sizes: dict[str, int], seeds: list[int]) -> dict[tuple[str, int], dict]:
+    """(name, seed) -> the config of every single-task baseline the benchmark of ``run`` trains, as records keep it."""
+    jobs = plan(run, sizes, seeds, Path("."), multitask=False)
+    return {(name, seed): json.loads(json.dumps(_comparable(job))) for name, seed, job in jobs}
 
 
 def run_or_reuse(job: RunConfig) -> dict:
@@ -242,29 +259,56 @@ def write_report(run: RunConfig, results: dict[str, dict[int, dict]], *, seeds: 
 
 
 def merge_reports(run: RunConfig, files: list[Path], *, out_dir: Path, command: str) -> Path:
-    """One table from seeds trained by separate invocations (another session, or baselines after the multi-task run):
-    every file must record this run's config, the same training sizes and the same device, and no run twice."""
-    results: dict[str, dict[int, dict]] = {}
+    """One table from seeds trained by separate invocations (another session, or baselines after the multi-task run).
+    Every file must come from the same device, and one at least must record this run; another run's record lends
+    only the baselines this run would train exactly so (a baseline depends on the other tasks only through the
+    batches its task gets). No run may come twice."""
     reports = []
     for file in files:
         if not Path(file).is_file():
             raise ConfigError(f"--merge: {file} does not exist; give the results.json that a benchmark wrote")
-        report = json.loads(Path(file).read_text())
-        if not same_run(report["run"], run):
-            raise ConfigError(f"{file} records another run config than {run.path}; merge records of one run YAML with the same overrides")
-        first = reports[0] if reports else report
-        if report["train_sizes"] != first["train_sizes"] or report["environment"]["device"] != first["environment"]["device"]:
-            raise ConfigError(f"{file}: its training sizes or device differ from {files[0]}'s; merge only runs of the same data and device")
-        for name, by_seed in report["runs"].items():
+        reports.append(json.loads(Path(file).read_text()))
+    own = [report for report in reports if same_run(report["run"], run)]
+    if not own:
+        raise ConfigError(f"--merge: no file records the run config of {run.path}; give at least one results.json of this run "
+                          "(with the same overrides)")
+    sizes, device = own[0]["train_sizes"], own[0]["environment"]["device"]
+    results: dict[str, dict[int, dict]] = {}
+    for file, report in zip(files, reports):
+        if report["environment"]["device"] != device:
+            raise ConfigError(f"{file}: its device differs from the others'; merge only runs of the same device")
+        if same_run(report["run"], run):
+            if report["train_sizes"] != sizes:
+                raise ConfigError(f"{file}: its training sizes differ from the others'; merge only runs of the same data")
+            kept = report["runs"]
+        else:
+            kept = shared_baselines(report, run, sizes)
+            if not kept:
+                raise ConfigError(f"{file} records another run config than {run.path}, and none of its baselines is one this run "
+                                  "trains; merge records of one run YAML with the same overrides")
+        for name, by_seed in kept.items():
             for seed, record in by_seed.items():
                 if int(seed) in results.get(name, {}):
                     raise ConfigError(f"{file}: {name} seed {seed} is in another merged file too; give each run once")
                 results.setdefault(name, {})[int(seed)] = record
-        reports.append(report)
     seeds = sorted({seed for by_seed in results.values() for seed in by_seed})
     test = any("test" in r for by_seed in results.values() for r in by_seed.values())
-    return write_report(run, results, seeds=seeds, sizes=reports[0]["train_sizes"], out_dir=out_dir, command=command,
-                        test=test, env=reports[0]["environment"])
+    return write_report(run, results, seeds=seeds, sizes=sizes, out_dir=out_dir, command=command, test=test, env=own[0]["environment"])
+
+
+def shared_baselines(report: dict, run: RunConfig, sizes: dict[str, int]) -> dict[str, dict[str, dict]]:
+    """The baselines of another run's record that ``run`` would train exactly so, on a training split of the same size."""
+    seeds = [int(seed) for seed in report["seeds"]]
+    theirs = baseline_jobs(recorded_run(report["run"]), report["train_sizes"], seeds)
+    ours = baseline_jobs(run, sizes, seeds)
+    kept: dict[str, dict[str, dict]] = {}
+    for name, by_seed in report["runs"].items():
+        task = name.removeprefix("single-")
+        for seed, record in by_seed.items():
+            key = (name, int(seed))
+            if key in ours and ours[key] == theirs.get(key) and report["train_sizes"].get(task) == sizes.get(task):
+                kept.setdefault(name, {})[seed] = record
+    return kept
 
 
 def draw_cosines(by_seed: dict[str, dict], path: Path) -> None:

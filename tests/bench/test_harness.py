@@ -103,8 +103,27 @@ def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(ti
         "in another merged file": [*files, files[0]],
         "does not exist": [str(tmp_path / "none.json")],
         "another run config": [files[0], str(tmp_path / "other" / "results.json")],
-        "sizes or device differ": [files[0], str(tmp_path / "gpu" / "results.json")],
+        "no file records the run config": [str(tmp_path / "other" / "results.json")],
+        "device differs": [files[0], str(tmp_path / "gpu" / "results.json")],
     }
     for message, bad in refused.items():
         with pytest.raises(ConfigError, match=message):
             merge_reports(run, [Path(f) for f in bad], out_dir=tmp_path / "bad", command="c")
+
+
+def test_another_runs_record_lends_the_baselines_this_run_would_train_exactly_so(tiny_run, tmp_path):
+    """Two runs that differ in one task's config give the other tasks the same baselines: a merge takes those from
+    the other run's record, never its multi-task run or the changed task's baseline."""
+    sizes = {"demo_ner": 10, "demo_relation": 10, "demo_sentiment": 10}
+    env = {"device": "CPU (test)", "torch_threads": 2, "torch": "x", "python": "3"}
+    path = tiny_run()
+    first, second = validate_run(path), validate_run(path, ["task.demo_sentiment.max_length=32"])
+    baselines = {f"single-{task}": {1: _record(0.4)} for task in sizes}
+    write_report(first, {"multitask": {1: _record(0.5)}, **baselines}, seeds=[1], sizes=sizes, out_dir=tmp_path / "a", command="c",
+                 test=False, env=env)
+    write_report(second, {"multitask": {1: _record(0.7)}}, seeds=[1], sizes=sizes, out_dir=tmp_path / "b", command="c", test=False, env=env)
+    merge_reports(second, [tmp_path / "b" / "results.json", tmp_path / "a" / "results.json"], out_dir=tmp_path / "m", command="c")
+    merged = json.loads((tmp_path / "m" / "results.json").read_text())
+    assert set(merged["runs"]) == {"multitask", "single-demo_ner", "single-demo_relation"}
+    assert merged["runs"]["multitask"]["1"]["dev"]["demo_ner"]["primary"] == 0.7
+    assert merged["summary"]["demo_ner"]["single_dev"] == [0.4, 0.0] and "single_dev" not in merged["summary"]["demo_sentiment"]
