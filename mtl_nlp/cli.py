@@ -65,7 +65,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts += [_input_text(args.input, n, line) for n, line in enumerate(Path(args.input).open(encoding="utf-8"), 1) if line.strip()]
     if not texts:
         raise ConfigError("nothing to predict: give --text TEXT (repeatable) or --input FILE.jsonl")
-    predictor = Predictor(args.model_dir, args.tasks, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    budget = {} if args.max_tokens is None else {"max_tokens": args.max_tokens or None}
+    predictor = Predictor(args.model_dir, args.tasks, device=args.device, dtype=args.dtype, batch_size=args.batch_size, **budget)
     lines = [json.dumps(r, ensure_ascii=False) for r in predictor(texts, progress=bool(args.input))]
     if args.output:
         Path(args.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -196,6 +197,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="weights' dtype (default: as saved)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-tokens", type=int, help="padded sub-words per batch at most (default 512 on a CPU, none on a GPU; 0: no limit); bounds memory")
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("score", help="score any system's output files with the official metric")
     p.add_argument("--metric", required=True, choices=["seqeval", "semeval2010_task8", "conll04"])

@@ -44,6 +44,7 @@ def test_a_token_budget_splits_batches_of_long_texts_and_changes_no_answer(tiny_
     folder = str(_save(tmp_path, tiny_encoder_dir, [NER, SENT]))
     texts = [*TEXTS, "John " * 30 + "."]
     whole = pipeline(folder)
+    assert whole.max_tokens == 512 and pipeline(folder, max_tokens=None).max_tokens is None  # a CPU's default budget
     budget = pipeline(folder, max_tokens=24)
     lengths = [len(ids) for ids in budget.tokenizer(texts)["input_ids"]]
     batches = budget._batches(texts)
