@@ -1,6 +1,5 @@
-"""Multi-task run plus one single-task baseline per task under the same budget; writes results.json, results.md and
-curves.png. With --variants, one multi-task run per variant of the run YAML instead, compared in one table; with
---merge, one table from results.json files of seeds or baselines run apart. Example:
+"""Multi-task run plus one single-task baseline per task under the same budget (results.json, results.md, curves.png);
+with --variants, one multi-task run per variant of the run YAML; with --merge, one table from runs made apart. Example:
     python scripts/benchmark.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out outputs/benchmark
 """
 
