@@ -193,6 +193,7 @@ def summarise(results: dict[str, dict[int, dict]], tasks: list[str], test: bool)
                 values = [r[split][task]["primary"] for r in results[name].values() if task in r.get(split, {})]
                 if values:
                     row[f"{kind}_{split}"] = mean_std(values)
+                    row[f"{kind}_{split}_seeds"] = len(values)
             row[f"{kind}_seconds"] = statistics.fmean(r["train_seconds"] for r in results[name].values())
             row[f"{kind}_tokens_per_second"] = statistics.fmean(r["train_tokens_per_second"] for r in results[name].values())
             row[f"{kind}_parameters"] = next(iter(results[name].values()))["trainable_parameters"]

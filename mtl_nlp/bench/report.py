@@ -33,7 +33,8 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
     lines = [
         f"Device: {env['device']}, torch {env['torch']} with {env['torch_threads']} threads. Seeds: {report['seeds']}.",
         "Figures are percentages; Δ is multi-task minus single-task. The multi-task training time (wall clock,",
-        "evaluation excluded) and parameters are those of the one model that serves every task.",
+        "evaluation excluded) and parameters are those of the one model that serves every task. A figure without ±",
+        "is one seed's.",
         "",
         head,
         "|" + " --- |" * (head.count("|") - 1),
@@ -41,11 +42,11 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
     for task, row in report["summary"].items():
         diff = row.get("difference_dev")
         cells = [
-            task, metrics[task], _cell(row.get("multitask_dev"), seeds), _cell(row.get("single_dev"), seeds),
+            task, metrics[task], *(_cell(row.get(key), row.get(f"{key}_seeds", seeds)) for key in ("multitask_dev", "single_dev")),
             f"{100 * diff:+.2f}" if diff is not None else "–",
         ]
         if has_test:
-            cells += [_cell(row.get("multitask_test"), seeds), _cell(row.get("single_test"), seeds)]
+            cells += [_cell(row.get(key), row.get(f"{key}_seeds", seeds)) for key in ("multitask_test", "single_test")]
         cells += [
             " / ".join(_count(row.get(f"{kind}_parameters")) for kind in ("multitask", "single")),
             " / ".join(_number(row.get(f"{kind}_seconds")) for kind in ("multitask", "single")),
