@@ -56,7 +56,8 @@ def meta_train(run: RunConfig) -> Path:
     for outer in tqdm(range(steps), desc="meta-training", disable=not accelerator.is_local_main_process):
         task = next(sampler)  # one task for the whole inner loop
         start = {n: p.detach().clone() for n, p in model.encoder.named_parameters()}
-        optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay)
+        optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
+                                   fused=t.optimizer == "adamw_fused")
         for _ in range(run.meta.inner_steps):
             batch = next(batches[task])
             batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
