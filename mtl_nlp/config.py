@@ -54,6 +54,9 @@ class TaskConfig:
     entity_types: list[str] = field(default_factory=list)
     pooling: Literal["mean", "cls"] = "mean"
     decoding: Literal["argmax", "viterbi"] = "argmax"  # tagging: viterbi never emits an invalid IOB2 sequence
+    # Tagging (NER and the joint task's entities): the tagger also reads each word's casing (mtl_nlp.casing), which an
+    # uncased encoder cannot see; none: off.
+    case_features: bool | None = None
     # What a relation reads (none: the type's default). Relation classification: markers (default), sentence, spans.
     # Joint extraction: spans and context (default), width, sentence.
     relation_features: list[str] | None = None
@@ -99,6 +102,8 @@ class TaskConfig:
             bad("tag_scheme", f"unknown scheme {self.tag_scheme!r}; allowed: iob2, bio, iob1, bioes")
         if self.decoding not in ("argmax", "viterbi"):
             bad("decoding", f"unknown decoding {self.decoding!r}; allowed: argmax, viterbi")
+        if self.case_features is not None and not isinstance(self.case_features, bool):
+            bad("case_features", f"must be true or false, got {self.case_features!r}")
         if self.pooling not in ("mean", "cls"):
             bad("pooling", f"unknown pooling {self.pooling!r}; allowed: mean, cls")
         if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 8192:

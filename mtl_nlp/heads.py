@@ -5,21 +5,38 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mtl_nlp.casing import CASE_IDS
 from mtl_nlp.decoding import best_tags
 from mtl_nlp.pooling import span_max
 from mtl_nlp.spans import entity_spans, subword_span
 
 
-class TokenHead(nn.Module):
-    """One label per sub-word; the loss and decoding look only at first sub-words."""
+CASE_SIZE = 16  # width of the casing embedding a tagger reads beside each state (task key ``case_features``)
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1) -> None:
+
+def case_embedding(cases: bool) -> nn.Embedding | None:
+    return nn.Embedding(CASE_IDS, CASE_SIZE) if cases else None
+
+
+def with_cases(states: torch.Tensor, cases: nn.Embedding | None, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``states`` [batch, seq, hidden] with each sub-word's casing embedding appended (``inputs["word_case"]``)."""
+    if cases is None:
+        return states
+    return torch.cat([states, cases(inputs["word_case"]).to(states.dtype)], dim=-1)
+
+
+class TokenHead(nn.Module):
+    """One label per sub-word; the loss and decoding look only at first sub-words. With ``cases`` the classifier
+    also reads each word's casing (``mtl_nlp.casing``)."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, cases: bool = False) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size, num_labels)
+        self.cases = case_embedding(cases)
+        self.classifier = nn.Linear(hidden_size + CASE_SIZE * cases, num_labels)
 
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.classifier(self.dropout(hidden))
+        return self.classifier(with_cases(self.dropout(hidden), self.cases, inputs))
 
 
 class SequenceHead(nn.Module):
@@ -138,15 +155,17 @@ class EntityPairHead(nn.Module):
     A pair reads the features the task names (``relation_features``, SpERT's): ``spans``, the max-pooled states of its
     head and tail spans; ``context``, those of the words between them; ``width``, an embedding of each span's width;
     ``sentence``, the [CLS] state. In training the pairs are the gold entities' (``pair_spans``); in eval mode they are
-    built from the entities this head predicts, so the relation scores include entity errors.
+    built from the entities this head predicts, so the relation scores include entity errors. With ``cases`` the
+    tagger also reads each word's casing.
     """
 
     def __init__(self, hidden_size: int, num_tags: int, num_relations: int, tags: list[str], dropout: float = 0.1,
-                 decoding: str = "argmax", features: tuple[str, ...] = ("spans", "context")) -> None:
+                 decoding: str = "argmax", features: tuple[str, ...] = ("spans", "context"), cases: bool = False) -> None:
         super().__init__()
         self.tags, self.decoding, self.features = tags, decoding, features
         self.dropout = nn.Dropout(dropout)
-        self.tagger = nn.Linear(hidden_size, num_tags)
+        self.cases = case_embedding(cases)
+        self.tagger = nn.Linear(hidden_size + CASE_SIZE * cases, num_tags)
         self.widths = nn.Embedding(WIDTHS, WIDTH_SIZE) if "width" in features else None
         size = hidden_size * (3 if "context" in features else 2) + hidden_size * ("sentence" in features)
         self.dense = nn.Linear(size + 2 * WIDTH_SIZE * ("width" in features), hidden_size)
@@ -154,7 +173,7 @@ class EntityPairHead(nn.Module):
         self.pool = span_max  # (hidden, start, end) -> span maxima; a plain attribute so a benchmark can swap it
 
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple:
-        token_logits = self.tagger(self.dropout(hidden))
+        token_logits = self.tagger(with_cases(self.dropout(hidden), self.cases, inputs))
         if self.training:
             return token_logits, self._classify(hidden, inputs["pair_spans"]), None, None
         spans, pairs, words = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])

@@ -141,3 +141,15 @@ def test_an_attention_kernel_the_encoder_cannot_use_is_a_config_error(tiny_run, 
     assert load_encoder(str(tiny_encoder_dir), attention="eager")[0].config._attn_implementation == "eager"
     with pytest.raises(ConfigError, match="attention: 'no_such_kernel'"):
         train(validate_run(tiny_run(attention="no_such_kernel")))
+
+
+def test_case_features_train_from_yaml_save_and_serve(tiny_run):
+    """A tagger reading word casing trains, is saved with its casing embedding and serves raw text."""
+    from mtl_nlp.predict import pipeline
+
+    run = validate_run(tiny_run(train={"max_steps": 2, "eval_every": 2}), ["task.demo_ner.case_features=true"])
+    out = train(run)
+    predictor = pipeline(str(out))
+    assert predictor.model.heads["demo_ner"].cases is not None and predictor.model.heads["demo_sentiment"].__class__.__name__ == "SequenceHead"
+    answers = predictor(["Anna Berg works for Acme Corp in Oslo .", "what a dull film"])
+    assert all("entities" in a["demo_ner"] and "label" in a["demo_sentiment"] for a in answers)

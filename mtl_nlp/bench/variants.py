@@ -21,7 +21,7 @@ from mtl_nlp.errors import ConfigError
 # encoder, learns and decodes, and how many sub-words the encoder reads at once (task.<name>.<field>=... for these).
 SAME_DATA = ("tasks", "data_dir", "data_dirs", "sampling")
 HEAD_FIELDS = ("decoding", "relation_features", "relation_threshold", "pooling", "max_length", "stride",
-               "label_smoothing", "head_dropout")
+               "label_smoothing", "head_dropout", "case_features")
 SAME_BUDGET = ("batch_size", "max_steps", "gradient_accumulation_steps", "seed")
 
 

@@ -87,6 +87,21 @@ def decoded(task: Task, logits: Any, batch: dict) -> list:
     return [task.merge(pieces) for pieces in in_batch(task, logits, batch)]
 
 
+def case_collator(collate: Any, tokenizer: PreTrainedTokenizerBase) -> Any:
+    """``collate`` for rows that carry ``word_case`` (``case_features``): the other fields are collated as before and
+    the casing ids padded with 0 on the tokenizer's padding side, so they line up with the sub-words."""
+
+    def collate_cases(rows: list[dict]) -> dict:
+        batch = collate([{k: v for k, v in row.items() if k != "word_case"} for row in rows])
+        width, left = batch["input_ids"].shape[1], tokenizer.padding_side == "left"
+        padded = [[0] * (width - len(r["word_case"])) + r["word_case"] if left else r["word_case"] + [0] * (width - len(r["word_case"]))
+                  for r in rows]
+        batch["word_case"] = torch.tensor(padded, dtype=torch.long)
+        return batch
+
+    return collate_cases
+
+
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike), with
     ``smoothing`` of each gold label's probability spread over all labels."""

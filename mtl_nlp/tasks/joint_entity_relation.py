@@ -16,10 +16,11 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_spert
+from mtl_nlp.casing import sentence_cases, subword_cases
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities
+from mtl_nlp.tasks.base import IGNORE_INDEX, case_collator, cross_entropy, in_batch, scored_entities
 from mtl_nlp.windows import plan
 
 
@@ -85,6 +86,9 @@ class JointEntityRelation:
         tag_index = {t: i for i, t in enumerate(self.tags)}
         out = {k: list(v) for k, v in encoded.items()}
         out.update(labels=[], word_starts=[], pair_spans=[], pair_labels=[], window=[], own=[], lost=[])
+        if self.config.case_features:  # each sub-word's casing id, read by the tagger
+            cases = [sentence_cases(words) for words in batch["tokens"]]
+            out["word_case"] = [subword_cases(encoded.word_ids(i), cases[row], w.start) for i, (row, _, w) in enumerate(pieces)]
         held: dict[int, tuple[set, set]] = {}  # per sentence: entities and relations some window holds whole
         for i, (row, k, w) in enumerate(pieces):
             entities, relations = batch["entities"][row], batch["relations"][row]
@@ -115,11 +119,12 @@ class JointEntityRelation:
         return out
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
-        return JointCollator(tokenizer)
+        return case_collator(JointCollator(tokenizer), tokenizer) if self.config.case_features else JointCollator(tokenizer)
 
     def head(self, hidden_size: int) -> nn.Module:
         return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, dropout=self.config.head_dropout,
-                              decoding=self.config.decoding, features=tuple(_features(self.config)))
+                              decoding=self.config.decoding, features=tuple(_features(self.config)),
+                              cases=bool(self.config.case_features))
 
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
         """The mean loss over the batch's tagged words plus the mean over its entity pairs."""

@@ -29,7 +29,7 @@ class SequenceClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return unread(config, "relation_threshold")
+        return unread(config, "relation_threshold", "case_features")
 
     def special_tokens(self) -> list[str]:
         return []

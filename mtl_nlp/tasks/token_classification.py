@@ -9,10 +9,11 @@ from torch import nn
 from transformers import DataCollatorForTokenClassification, PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_conll
+from mtl_nlp.casing import sentence_cases, subword_cases
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
-from mtl_nlp.tasks.base import IGNORE_INDEX, cross_entropy, in_batch, scored_entities, unread
+from mtl_nlp.tasks.base import IGNORE_INDEX, case_collator, cross_entropy, in_batch, scored_entities, unread
 from mtl_nlp.windows import plan
 
 
@@ -73,7 +74,8 @@ class TokenClassification:
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
         """One row per window (one per sentence unless it is longer than ``max_length``), every word labelled at its
         first sub-word; ``window`` numbers a sentence's windows and ``own`` holds ``[start, own_start, own_end]``.
-        Windows start at a word, so every word keeps its first sub-word: nothing is lost (``lost`` stays 0)."""
+        Windows start at a word, so every word keeps its first sub-word: nothing is lost (``lost`` stays 0). With
+        ``case_features``, ``word_case`` holds each sub-word's casing id (its word's)."""
         rows, windows = plan(batch["tokens"], tokenizer, self.config.max_length, self.config.stride)
         pieces = [(row, k, w) for row, ws in enumerate(windows) for k, w in enumerate(ws)]
         encoded = tokenizer([rows[row][w.start : w.end] for row, _, w in pieces], is_split_into_words=True,
@@ -81,6 +83,9 @@ class TokenClassification:
         index = {label: i for i, label in enumerate(self.labels)}
         tags = [to_iob2(raw, self.config.tag_scheme) for raw in batch["tags"]]
         encoded["labels"], encoded["window"], encoded["own"] = [], [], []
+        cases = [sentence_cases(words) for words in batch["tokens"]] if self.config.case_features else None
+        if cases:
+            encoded["word_case"] = [subword_cases(encoded.word_ids(i), cases[row], w.start) for i, (row, _, w) in enumerate(pieces)]
         for i, (row, k, w) in enumerate(pieces):
             word_ids = encoded.word_ids(i)
             first = [v is not None and (j == 0 or word_ids[j - 1] != v) for j, v in enumerate(word_ids)]
@@ -90,11 +95,12 @@ class TokenClassification:
         encoded["lost"] = [0] * len(pieces)
         return encoded
 
-    def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorForTokenClassification:
-        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+    def collator(self, tokenizer: PreTrainedTokenizerBase):
+        collate = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+        return case_collator(collate, tokenizer) if self.config.case_features else collate
 
     def head(self, hidden_size: int) -> nn.Module:
-        return TokenHead(hidden_size, len(self.labels), dropout=self.config.head_dropout)
+        return TokenHead(hidden_size, len(self.labels), dropout=self.config.head_dropout, cases=bool(self.config.case_features))
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cross_entropy(logits, labels, self.config.label_smoothing)

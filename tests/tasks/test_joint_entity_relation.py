@@ -237,3 +237,16 @@ def test_evaluate_reads_the_relations_at_another_threshold_on_the_same_weights(t
     (row,) = json.loads((out / "decoding.json").read_text())["relation_thresholds"]
     assert row["task"] == "conll04" and set(row["thresholds"]) == {"0.5", "0.7"}
     assert "| as saved | 0.5 | 0.7 |" in (out / "decoding.md").read_text()
+
+
+def test_case_features_reach_the_entity_tagger(tiny_tokenizer):
+    task = JointEntityRelation(dataclasses.replace(CONFIG, case_features=True))
+    raw = read_spert(str(ASSETS / "spert_sample.json"), {"tokens": "tokens", "entities": "entities", "relations": "relations"})
+    encoded = task.preprocess(raw[:], tiny_tokenizer)
+    assert [len(c) for c in encoded["word_case"]] == [len(i) for i in encoded["input_ids"]]
+    batch = task.collator(tiny_tokenizer)([{k: v[i] for k, v in encoded.items() if k != "lost"} for i in range(len(raw))])
+    assert batch["word_case"].shape == batch["input_ids"].shape and batch["word_case"][:, 0].eq(0).all()
+    head = task.head(8).eval()
+    token_logits = head(torch.zeros(*batch["input_ids"].shape, 8), batch)[0]
+    assert head.tagger.in_features == 8 + head.cases.embedding_dim
+    assert token_logits[0, 1:].unique(dim=0).shape[0] > 1  # equal states, the casing alone tells the words apart

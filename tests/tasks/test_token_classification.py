@@ -117,3 +117,36 @@ def test_a_word_longer_than_max_length_and_a_word_the_tokenizer_drops_are_still_
     assert "[UNK]" in tiny_tokenizer.convert_ids_to_tokens([i for ids in out["input_ids"] for i in ids])
     assert decoded(task, _gold_logits(out), _batch(out)) == [tags]
 
+
+
+def test_case_features_give_every_subword_its_words_casing_and_the_head_reads_it(tiny_tokenizer):
+    import torch
+
+    from mtl_nlp.casing import sentence_cases
+
+    task = _task(case_features=True)
+    out = task.preprocess({"tokens": [["John", "Smithz", "lives"], ["MAY"]], "tags": [["B-PER", "I-PER", "O"], ["O"]]},
+                          tiny_tokenizer)
+    first = sentence_cases(["John", "Smithz", "lives"])
+    assert out["word_case"][0] == [0, first[0], first[1], first[1], first[2], 0]  # "smithz" is two sub-words
+    batch = task.collator(tiny_tokenizer)([{k: out[k][i] for k in out if k != "lost"} for i in range(2)])
+    assert batch["word_case"].shape == batch["input_ids"].shape == batch["labels"].shape
+    short = out["word_case"][1]
+    assert set(short[1:-1]) == {sentence_cases(["MAY"])[0]} and batch["word_case"][1].tolist() == short + [0] * (6 - len(short))
+    head = task.head(8).eval()
+    hidden = torch.zeros(2, batch["input_ids"].shape[1], 8)
+    logits = head(hidden, batch)
+    assert logits.shape[-1] == 5 and not torch.equal(logits[0, 1], logits[0, 4])  # same states, another casing
+    assert "word_case" not in _task().preprocess({"tokens": [["a"]], "tags": [["O"]]}, tiny_tokenizer)
+
+
+def test_case_features_are_for_taggers_only():
+    from mtl_nlp.tasks.sequence_classification import SequenceClassification
+
+    config = TaskConfig(name="s", type="sequence_classification", labels=["a", "b"], metric="accuracy",
+                        files={"train": "x"}, case_features=True)
+    assert SequenceClassification.config_problems(config) == [
+        ("case_features", "task type 'sequence_classification' does not read case_features; remove it")]
+    problems = TaskConfig(name="n", type="token_classification", labels=["O"], metric="seqeval", files={"train": "x"},
+                          case_features="yes").problems()
+    assert [p.message for p in problems] == ["must be true or false, got 'yes'"]
