@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
                         help="training steps of the served joint model before timing (0: untrained heads)")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
     parser.add_argument("--options", action="store_true",
-                        help="also time our loop with each setting for bigger machines (eager attention, workers, compile)")
+                        help="also time our loop with each setting for bigger machines (eager attention, workers, compile) and unfused AdamW")
     parser.add_argument("--parts", nargs="+", choices=["training", "serving"], default=["training", "serving"])
     parser.add_argument("--out", default="outputs/benchmark-speed")
     args = parser.parse_args(argv)

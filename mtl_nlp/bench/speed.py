@@ -28,6 +28,7 @@ OPTIONS = {
     "ours_eager": (["attention=eager"], "mtl_nlp, attention: eager (plain PyTorch attention instead of SDPA)"),
     "ours_workers": (["train.dataloader_workers=2"], "mtl_nlp, train.dataloader_workers: 2"),
     "ours_compile": (["train.compile=true"], "mtl_nlp, train.compile: true (compiling included)"),
+    "ours_unfused": (["train.optimizer=adamw"], "mtl_nlp, train.optimizer: adamw (unfused, one kernel per tensor)"),
 }
 
 
