@@ -11,6 +11,7 @@ the machines are shared and noisy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import statistics
@@ -117,6 +118,7 @@ def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
     path, t = resolve_encoder(run.encoder), run.train
     seconds, tokens = 0.0, 0
     for config in run.tasks:
+        config = dataclasses.replace(config, case_features=None)  # a plain Transformers model reads no casing
         task, tokenizer = build_task(config), load_tokenizer(path)
         auto = AutoModelForTokenClassification if task.hub_task == "token-classification" else AutoModelForSequenceClassification
         model = auto.from_pretrained(path, num_labels=len(task.labels))

@@ -85,3 +85,13 @@ def test_each_option_is_a_row_with_its_effect_against_the_default_loop(tiny_run,
     speed_of = {name: raw[name]["tokens"] / raw[name]["seconds"] for name in ("ours", "ours_eager")}
     assert abs(eager["ratio_to_default"] - speed_of["ours_eager"] / speed_of["ours"]) < 1e-9
     assert f"| mtl_nlp, attention: eager (plain PyTorch attention instead of SDPA) ({eager['ratio_to_default']:.2f}x the default loop) |" in table(result)
+
+
+def test_the_trainer_baseline_is_plain_transformers_when_our_tagger_reads_casing(tiny_run, demo_dir, tmp_path):
+    from accelerate import PartialState
+
+    from mtl_nlp.bench.speed import trainer
+
+    PartialState()
+    timed = trainer(str(tiny_run()), [f"data_dir={demo_dir}", "train.max_train_examples=4", "task.demo_ner.case_features=true"], tmp_path)
+    assert timed["tokens"] > 0 and timed["seconds"] > 0
