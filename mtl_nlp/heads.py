@@ -10,7 +10,6 @@ from mtl_nlp.decoding import best_tags
 from mtl_nlp.pooling import span_max
 from mtl_nlp.spans import entity_spans, subword_span
 
-
 CASE_SIZE = 16  # width of the casing embedding a tagger reads beside each state (task key ``case_features``)
 
 
