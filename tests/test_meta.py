@@ -82,3 +82,19 @@ def test_the_adaptation_curve_has_every_start_size_and_seed(meta_model, demo_dir
     assert report["scores"]["plain"]["4"][0] == first["dev"]["demo_sentiment"]["primary"]
     assert first["run"]["train"]["max_train_examples"] == 4 and first["run"]["train"]["seed"] == 1
     assert "| reptile |" in (out / "meta.md").read_text() and (out / "meta_curve.png").stat().st_size > 1000
+
+
+def test_meta_training_uses_the_optimizer_the_run_names(tiny_encoder_dir, demo_dir, tmp_path, monkeypatch):
+    import mtl_nlp.trainer
+    from conftest import write_yaml
+
+    made, real = [], mtl_nlp.trainer.make_optimizer
+    monkeypatch.setattr(mtl_nlp.trainer, "make_optimizer", lambda *a, **kw: made.append(kw.get("fused")) or real(*a, **kw))
+    for optimizer, fused in (("adamw_fused", True), ("adamw", False)):
+        run = write_yaml(tmp_path / f"{optimizer}.yaml", {
+            "encoder": str(tiny_encoder_dir), "tasks": [str(REPO / "task_configs" / "demo_ner.yaml")], "data_dir": str(demo_dir),
+            "output_dir": str(tmp_path / optimizer), "meta": {"inner_steps": 1},
+            "train": {"max_steps": 1, "batch_size": 4, "optimizer": optimizer},
+        })
+        meta_train(validate_run(run))
+        assert made.pop() is fused

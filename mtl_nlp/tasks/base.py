@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from mtl_nlp.casing import sentence_cases, subword_cases
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.spans import entity_spans
 from mtl_nlp.windows import group, numbers
@@ -87,15 +88,22 @@ def decoded(task: Task, logits: Any, batch: dict) -> list:
     return [task.merge(pieces) for pieces in in_batch(task, logits, batch)]
 
 
+def window_cases(sentences: list[list[str]], encoded: Any, pieces: list[tuple[int, int, Any]]) -> list[list[int]]:
+    """``word_case`` for tagging rows (``case_features``): per row (a window ``(sentence, k, window)`` of ``pieces``),
+    each sub-word's casing id, computed over the whole sentence so a window's first word is not taken for its first."""
+    cases = [sentence_cases(words) for words in sentences]
+    return [subword_cases(encoded.word_ids(i), cases[row], window.start) for i, (row, _, window) in enumerate(pieces)]
+
+
 def case_collator(collate: Any, tokenizer: PreTrainedTokenizerBase) -> Any:
-    """``collate`` for rows that carry ``word_case`` (``case_features``): the other fields are collated as before and
-    the casing ids padded with 0 on the tokenizer's padding side, so they line up with the sub-words."""
+    """``collate`` for rows that carry ``word_case``: the other fields are collated as before and the casing ids
+    padded with 0 on the tokenizer's padding side, so they line up with the sub-words."""
 
     def collate_cases(rows: list[dict]) -> dict:
         batch = collate([{k: v for k, v in row.items() if k != "word_case"} for row in rows])
         width, left = batch["input_ids"].shape[1], tokenizer.padding_side == "left"
-        padded = [[0] * (width - len(r["word_case"])) + r["word_case"] if left else r["word_case"] + [0] * (width - len(r["word_case"]))
-                  for r in rows]
+        pads = [[0] * (width - len(row["word_case"])) for row in rows]
+        padded = [pad + row["word_case"] if left else row["word_case"] + pad for pad, row in zip(pads, rows)]
         batch["word_case"] = torch.tensor(padded, dtype=torch.long)
         return batch
 

@@ -16,11 +16,10 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_spert
-from mtl_nlp.casing import sentence_cases, subword_cases
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX, case_collator, cross_entropy, in_batch, scored_entities
+from mtl_nlp.tasks.base import IGNORE_INDEX, case_collator, cross_entropy, in_batch, scored_entities, window_cases
 from mtl_nlp.windows import plan
 
 
@@ -87,8 +86,7 @@ class JointEntityRelation:
         out = {k: list(v) for k, v in encoded.items()}
         out.update(labels=[], word_starts=[], pair_spans=[], pair_labels=[], window=[], own=[], lost=[])
         if self.config.case_features:  # each sub-word's casing id, read by the tagger
-            cases = [sentence_cases(words) for words in batch["tokens"]]
-            out["word_case"] = [subword_cases(encoded.word_ids(i), cases[row], w.start) for i, (row, _, w) in enumerate(pieces)]
+            out["word_case"] = window_cases(batch["tokens"], encoded, pieces)
         held: dict[int, tuple[set, set]] = {}  # per sentence: entities and relations some window holds whole
         for i, (row, k, w) in enumerate(pieces):
             entities, relations = batch["entities"][row], batch["relations"][row]

@@ -9,11 +9,18 @@ from torch import nn
 from transformers import DataCollatorForTokenClassification, PreTrainedTokenizerBase
 
 from mtl_nlp.answers import write_conll
-from mtl_nlp.casing import sentence_cases, subword_cases
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
-from mtl_nlp.tasks.base import IGNORE_INDEX, case_collator, cross_entropy, in_batch, scored_entities, unread
+from mtl_nlp.tasks.base import (
+    IGNORE_INDEX,
+    case_collator,
+    cross_entropy,
+    in_batch,
+    scored_entities,
+    unread,
+    window_cases,
+)
 from mtl_nlp.windows import plan
 
 
@@ -83,9 +90,8 @@ class TokenClassification:
         index = {label: i for i, label in enumerate(self.labels)}
         tags = [to_iob2(raw, self.config.tag_scheme) for raw in batch["tags"]]
         encoded["labels"], encoded["window"], encoded["own"] = [], [], []
-        cases = [sentence_cases(words) for words in batch["tokens"]] if self.config.case_features else None
-        if cases:
-            encoded["word_case"] = [subword_cases(encoded.word_ids(i), cases[row], w.start) for i, (row, _, w) in enumerate(pieces)]
+        if self.config.case_features:
+            encoded["word_case"] = window_cases(batch["tokens"], encoded, pieces)
         for i, (row, k, w) in enumerate(pieces):
             word_ids = encoded.word_ids(i)
             first = [v is not None and (j == 0 or word_ids[j - 1] != v) for j, v in enumerate(word_ids)]

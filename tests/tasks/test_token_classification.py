@@ -132,7 +132,7 @@ def test_case_features_give_every_subword_its_words_casing_and_the_head_reads_it
     batch = task.collator(tiny_tokenizer)([{k: out[k][i] for k in out if k != "lost"} for i in range(2)])
     assert batch["word_case"].shape == batch["input_ids"].shape == batch["labels"].shape
     short = out["word_case"][1]
-    assert set(short[1:-1]) == {sentence_cases(["MAY"])[0]} and batch["word_case"][1].tolist() == short + [0] * (6 - len(short))
+    assert set(short[1:-1]) == {sentence_cases(["MAY"])[0]} and batch["word_case"][1].tolist() == short + [0] * (batch["word_case"].shape[1] - len(short))
     head = task.head(8).eval()
     hidden = torch.zeros(2, batch["input_ids"].shape[1], 8)
     logits = head(hidden, batch)
@@ -150,3 +150,17 @@ def test_case_features_are_for_taggers_only():
     problems = TaskConfig(name="n", type="token_classification", labels=["O"], metric="seqeval", files={"train": "x"},
                           case_features="yes").problems()
     assert [p.message for p in problems] == ["must be true or false, got 'yes'"]
+
+
+def test_each_window_of_a_long_sentence_keeps_its_words_casing_in_the_sentence(tiny_tokenizer):
+    """A later window's first word is not the sentence's first word: its casing id says so."""
+    from mtl_nlp.casing import sentence_cases
+
+    words = ["John", "Smith", "lives", "in", "Paris", "and", "MAY", "visit", "New", "York"] * 3
+    out = _task(max_length=10, stride=3, case_features=True).preprocess({"tokens": [words], "tags": [["O"] * len(words)]},
+                                                                         tiny_tokenizer)
+    assert len(out["input_ids"]) > 2
+    cases = sentence_cases(words)
+    for row, (start, _, _) in enumerate(out["own"]):
+        read = [c for c, label in zip(out["word_case"][row], out["labels"][row]) if label != IGNORE_INDEX]
+        assert read == cases[start : start + len(read)]
