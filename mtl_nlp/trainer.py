@@ -39,6 +39,7 @@ from mtl_nlp.text import example_texts
 from mtl_nlp.weighting import build_weighting
 
 logger = get_logger(__name__)
+STEP = "mtl_nlp.train_step"  # the profiler's name for one batch's forward, backward and optimiser step (bench.profile)
 
 
 @dataclass
@@ -315,7 +316,7 @@ def fit(
     health = LossHealth(root)
     with StopRequests() as stop:
         for task, batch in itertools.islice(batches, remaining):
-            with accelerator.accumulate(model):
+            with accelerator.accumulate(model), torch.profiler.record_function(STEP):
                 labels = batch.pop("labels")
                 out = model(task=task, **batch)
                 task_loss = tasks[task].loss(out.logits, labels)

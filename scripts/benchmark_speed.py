@@ -1,7 +1,7 @@
 """Training and serving speed beside plain Transformers, measured side by side in one run (ratios, never absolute
 times). Training: our loop against one transformers.Trainer per task on the same examples, batch size, learning rate
 and max_length, with FLOP/s against the dense matrix-product rate and the data path's share. Serving: our pipeline
-against three single-task models on the same texts. Writes speed.json and speed.md. Example:
+against three single-task models on the same texts. Profile: where our step's time goes. Writes speed.json and speed.md. Example:
     python scripts/benchmark_speed.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out benchmarks/cpu-2core-speed
 """
 
@@ -26,11 +26,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
     parser.add_argument("--options", action="store_true",
                         help="also time our loop with each setting for bigger machines (eager attention, workers, compile) and unfused AdamW")
-    parser.add_argument("--parts", nargs="+", choices=["training", "serving"], default=["training", "serving"])
+    parser.add_argument("--parts", nargs="+", choices=["training", "serving", "profile"], default=["training", "serving"],
+                        help="profile: where our step's time goes, by kind of operator (torch.profiler)")
+    parser.add_argument("--warmup", type=int, default=6, help="profiled steps left out at the start (kernel set-up)")
     parser.add_argument("--out", default="outputs/benchmark-speed")
     args = parser.parse_args(argv)
 
     def body() -> int:
+        from mtl_nlp.bench.profile import measure_profile
         from mtl_nlp.bench.serving import measure_serving
         from mtl_nlp.bench.speed import measure, write
 
@@ -44,6 +47,8 @@ def main(argv: list[str]) -> int:
         if "training" in args.parts:
             result["training"] = measure(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out,
                                          options=args.options)
+        if "profile" in args.parts:
+            result["profile"] = measure_profile(args.run, overrides, examples=args.examples, warmup=args.warmup, out_dir=out)
         print(write(result, out))
         return 0
 

@@ -169,17 +169,22 @@ def data_path(run_path: str, overrides: list[str]) -> dict:
             "useful_share": sum(lengths) / computed}
 
 
-def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path, options: bool = False) -> dict:
-    """The training comparison: every system ``rounds`` times, alternated; tokens per second, the ratio of each of
-    ours to the Trainer per round, FLOP/s against the matrix-product rate, and the data path's share. ``options``
-    adds a row of our loop per setting in OPTIONS."""
+def one_epoch(run_path: str, overrides: list[str], examples: int) -> tuple:
+    """The run, its overrides for one epoch of ``examples`` per task in round robin with nothing evaluated, and
+    that epoch's steps: the settings every timed system and the profile share."""
     from mtl_nlp.validation import validate_run
 
     base = [*overrides, f"train.max_train_examples={examples}", "sampling.type=round_robin", "train.log_every=1000000"]
     run = validate_run(run_path, base)
     steps = len(run.tasks) * -(-examples // run.train.batch_size)
-    base += [f"train.max_steps={steps}", f"train.eval_every={steps}"]
-    base += without_evaluation(run.tasks)
+    return run, [*base, f"train.max_steps={steps}", f"train.eval_every={steps}", *without_evaluation(run.tasks)], steps
+
+
+def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path, options: bool = False) -> dict:
+    """The training comparison: every system ``rounds`` times, alternated; tokens per second, the ratio of each of
+    ours to the Trainer per round, FLOP/s against the matrix-product rate, and the data path's share. ``options``
+    adds a row of our loop per setting in OPTIONS."""
+    run, base, steps = one_epoch(run_path, overrides, examples)
     grouped, padded = [*base, "train.group_by_length=true"], [*base, "train.pack_sequences=false"]
     plans = {"ours": lambda r: ours(run_path, base, out_dir / f"ours-{r}"),
              "ours_padded": lambda r: ours(run_path, padded, out_dir / f"ours_padded-{r}"),
@@ -251,7 +256,8 @@ def table(result: dict) -> str:
 
 
 def write(result: dict, out_dir: Path) -> str:
-    """speed.json and speed.md (the training and serving tables, whichever were measured); returns the Markdown."""
+    """speed.json and speed.md (the training, serving and profile tables, whichever were measured); returns the Markdown."""
+    from mtl_nlp.bench.profile import profile_table
     from mtl_nlp.bench.serving import serving_table
 
     parts = [f"Command: `{result['command']}`", ""]
@@ -259,6 +265,8 @@ def write(result: dict, out_dir: Path) -> str:
         parts += ["Training:", "", table(result["training"])]
     if "serving" in result:
         parts += ["Serving:", "", serving_table(result["serving"])]
+    if "profile" in result:
+        parts += ["Where the training step's time goes:", "", profile_table(result["profile"])]
     text = "\n".join(parts)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
