@@ -1,7 +1,7 @@
-"""Training and serving speed beside plain Transformers, measured side by side in one run (ratios, never absolute
-times). Training: our loop against one transformers.Trainer per task on the same examples, batch size, learning rate
-and max_length, with FLOP/s against the dense matrix-product rate and the data path's share. Serving: our pipeline
-against three single-task models on the same texts. Profile: where our step's time goes. Writes speed.json and speed.md. Example:
+"""Training and serving speed beside plain Transformers, side by side in one run (ratios, never absolute times).
+Training: our loop against one transformers.Trainer per task on the same examples and settings, FLOP/s against the
+matrix-product rate, the data path's share. Serving: our pipeline against three single-task models on the same texts.
+Profile: where our step's time goes. Huge pages: THP_MEM_ALLOC_ENABLE off and on. Writes speed.json, speed.md:
     python scripts/benchmark_speed.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out benchmarks/cpu-2core-speed
 """
 
@@ -21,18 +21,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", required=True, help="folder the task files are relative to")
     parser.add_argument("--examples", type=int, default=1600, help="training examples per task (one epoch each)")
     parser.add_argument("--texts", type=int, default=800, help="SemEval dev sentences served")
-    parser.add_argument("--serving-steps", type=int, default=300,
-                        help="training steps of the served joint model before timing (0: untrained heads)")
+    parser.add_argument("--serving-steps", type=int, default=300, help="training steps of the served model before timing (0: none)")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
-    parser.add_argument("--options", action="store_true",
-                        help="also time our loop with each setting for bigger machines (eager attention, workers, compile) and unfused AdamW")
-    parser.add_argument("--parts", nargs="+", choices=["training", "serving", "profile"], default=["training", "serving"],
-                        help="profile: where our step's time goes, by kind of operator (torch.profiler)")
+    parser.add_argument("--options", action="store_true", help="also time our loop with each setting for bigger machines and unfused AdamW")
+    parser.add_argument("--parts", nargs="+", choices=["training", "serving", "profile", "huge_pages"], default=["training", "serving"],
+                        help="profile: where our step's time goes (torch.profiler); huge_pages: THP_MEM_ALLOC_ENABLE off/on")
     parser.add_argument("--warmup", type=int, default=6, help="profiled steps left out at the start (kernel set-up)")
     parser.add_argument("--out", default="outputs/benchmark-speed")
     args = parser.parse_args(argv)
 
     def body() -> int:
+        from mtl_nlp.bench.huge_pages import measure_huge_pages
         from mtl_nlp.bench.profile import measure_profile
         from mtl_nlp.bench.serving import measure_serving
         from mtl_nlp.bench.speed import measure, write
@@ -40,15 +39,16 @@ def main(argv: list[str]) -> int:
         out, overrides = Path(args.out), [*args.overrides, f"data_dir={args.data_dir}"]
         result = {"command": "python scripts/benchmark_speed.py " + " ".join(argv)}
         if "serving" in args.parts:
-            result["serving"] = measure_serving(args.run, overrides, REPO / "task_configs", Path(args.data_dir),
-                                                texts=args.texts, rounds=args.rounds, batch_size=32,
-                                                train_steps=args.serving_steps, out_dir=out)
+            result["serving"] = measure_serving(args.run, overrides, REPO / "task_configs", Path(args.data_dir), texts=args.texts,
+                                                rounds=args.rounds, batch_size=32, train_steps=args.serving_steps, out_dir=out)
             write(result, out)  # kept if the training part fails
         if "training" in args.parts:
             result["training"] = measure(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out,
                                          options=args.options)
         if "profile" in args.parts:
             result["profile"] = measure_profile(args.run, overrides, examples=args.examples, warmup=args.warmup, out_dir=out)
+        if "huge_pages" in args.parts:
+            result["huge_pages"] = measure_huge_pages(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out)
         print(write(result, out))
         return 0
 
