@@ -23,14 +23,11 @@ VALUES = {"0": "off (4 KiB pages)", "1": "on (2 MiB pages for buffers of 2 MB or
 def measure_huge_pages(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path) -> dict:
     """Our loop's useful tokens per second with huge pages off and on, ``rounds`` times alternated, each process also
     measuring the matrix-product rate it is held against."""
-    from accelerate import PartialState
-
     from mtl_nlp.bench.speed import data_path, one_epoch
 
     run, base, steps = one_epoch(run_path, overrides, examples)
     per_round = [{value: in_process(run_path, base, out_dir / f"huge_pages_{value}-{r}", value) for value in VALUES}
                  for r in range(rounds)]
-    PartialState()  # the loaders log through Accelerate, and this process has trained nothing itself
     flops = data_path(run_path, base)["flops_per_token"]
     # One ceiling for both settings, the mean of every process's 3-second measurement (one alone is noisy here).
     rate = statistics.mean(r[value]["matmul_flops_per_second"] for r in per_round for value in VALUES)
@@ -66,7 +63,7 @@ def child(run_path: str, overrides: list[str], out_dir: str) -> None:
 
     result = ours(run_path, overrides, Path(out_dir))
     result["matmul_flops_per_second"] = ceiling(validate_run(run_path, overrides).train.mixed_precision)["flops_per_second"]
-    result[SETTING] = os.environ.get(SETTING)
+    result[SETTING], result["pid"] = os.environ.get(SETTING), os.getpid()
     result["peak_memory_bytes"] = peak_resident_bytes()
     (Path(out_dir) / "timing.json").write_text(json.dumps(result) + "\n")
 

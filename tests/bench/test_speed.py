@@ -65,11 +65,7 @@ def test_the_trainer_baseline_trains_in_the_runs_precision(tiny_run, demo_dir, t
         return real(*args, **kwargs)
 
     monkeypatch.setattr(transformers, "TrainingArguments", spy)
-    from accelerate import PartialState
-
     from mtl_nlp.bench.speed import trainer
-
-    PartialState()  # measure() has one from our loop's runs before the Trainers start
 
     trainer(str(tiny_run()), [f"data_dir={demo_dir}", "train.max_train_examples=4", "train.mixed_precision=bf16"], tmp_path)
     assert seen and set(seen) == {(True, False)}
@@ -88,10 +84,7 @@ def test_each_option_is_a_row_with_its_effect_against_the_default_loop(tiny_run,
 
 
 def test_the_trainer_baseline_is_plain_transformers_when_our_tagger_reads_casing(tiny_run, demo_dir, tmp_path):
-    from accelerate import PartialState
-
     from mtl_nlp.bench.speed import trainer
 
-    PartialState()
     timed = trainer(str(tiny_run()), [f"data_dir={demo_dir}", "train.max_train_examples=4", "task.demo_ner.case_features=true"], tmp_path)
     assert timed["tokens"] > 0 and timed["seconds"] > 0
