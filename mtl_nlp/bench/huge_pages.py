@@ -34,12 +34,11 @@ def measure_huge_pages(run_path: str, overrides: list[str], *, examples: int, ro
     settings = {}
     for value, label in VALUES.items():
         speeds = [r[value]["tokens"] / r[value]["seconds"] for r in per_round]
-        peaks = [r[value]["peak_memory_bytes"] for r in per_round if r[value]["peak_memory_bytes"]]
         settings[value] = {"label": label, "tokens_per_second": statistics.mean(speeds), "per_round": speeds,
                            "flops_per_second": statistics.mean(speeds) * flops,
                            "matmul_share": statistics.mean(speeds) * flops / rate,
                            "matmul_rate_per_round": [r[value]["matmul_flops_per_second"] for r in per_round],
-                           "peak_memory_bytes": max(peaks) if peaks else None}
+                           "peak_memory_bytes": max(r[value]["peak_memory_bytes"] for r in per_round)}
     ratios = [r["1"]["tokens"] / r["1"]["seconds"] / (r["0"]["tokens"] / r["0"]["seconds"]) for r in per_round]
     return {"tasks": [c.name for c in run.tasks], "examples_per_task": examples, "steps": steps, "rounds": rounds,
             "training_flops_per_token": flops, "matmul_flops_per_second": rate, "settings": settings,
@@ -57,24 +56,15 @@ def in_process(run_path: str, overrides: list[str], out_dir: Path, value: str) -
 
 
 def child(run_path: str, overrides: list[str], out_dir: str) -> None:
-    """The body of :func:`in_process`: train, then time the square product under the same setting."""
+    """The body of :func:`in_process`: train (the trainer measures this process's peak memory), then time the square
+    product under the same setting."""
     from mtl_nlp.bench.speed import ceiling, ours
     from mtl_nlp.validation import validate_run
 
     result = ours(run_path, overrides, Path(out_dir))
     result["matmul_flops_per_second"] = ceiling(validate_run(run_path, overrides).train.mixed_precision)["flops_per_second"]
     result[SETTING], result["pid"] = os.environ.get(SETTING), os.getpid()
-    result["peak_memory_bytes"] = peak_resident_bytes()
     (Path(out_dir) / "timing.json").write_text(json.dumps(result) + "\n")
-
-
-def peak_resident_bytes() -> int | None:
-    """This process's peak resident memory since its exec (VmHWM; getrusage's maxrss would include the parent's)."""
-    status = Path("/proc/self/status")
-    if not status.is_file():
-        return None
-    line = next((x for x in status.read_text().splitlines() if x.startswith("VmHWM:")), None)
-    return int(line.split()[1]) * 1024 if line else None  # kB
 
 
 def huge_pages_table(result: dict) -> str:
@@ -87,9 +77,8 @@ def huge_pages_table(result: dict) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for value, s in result["settings"].items():
-        peak = f"{s['peak_memory_bytes'] / 2**30:.2f}" if s["peak_memory_bytes"] else "–"
         lines.append(f"| {value}: {s['label']} | {s['tokens_per_second']:.0f} | {', '.join(f'{x:.0f}' for x in s['per_round'])} | "
-                     f"{s['flops_per_second'] / 1e9:.1f} | {100 * s['matmul_share']:.0f}% | {peak} |")
+                     f"{s['flops_per_second'] / 1e9:.1f} | {100 * s['matmul_share']:.0f}% | {s['peak_memory_bytes'] / 2**30:.2f} |")
     rounds = ", ".join(f"{x:.2f}" for x in result["ratio_per_round"])
     lines += ["", f"On against off: {result['ratio_on_to_off']:.2f}x the useful tokens per second ({rounds} by round)."]
     return "\n".join(lines) + "\n"

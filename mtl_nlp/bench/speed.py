@@ -95,13 +95,14 @@ def without_evaluation(configs) -> list[str]:
 
 
 def ours(run_path: str, overrides: list[str], out_dir: Path) -> dict:
-    """One training run of our loop; its own metrics.json says the useful tokens and the training seconds."""
+    """One training run of our loop; its own metrics.json says the useful tokens, the training seconds and the peak
+    memory the trainer measured."""
     from mtl_nlp.trainer import train
     from mtl_nlp.validation import validate_run
 
     run = validate_run(run_path, [*overrides, f"output_dir={out_dir}"])
     metrics = json.loads((train(run) / "metrics.json").read_text())
-    return {"seconds": metrics["train_seconds"], "tokens": metrics["train_tokens"]}
+    return {"seconds": metrics["train_seconds"], "tokens": metrics["train_tokens"], "peak_memory_bytes": metrics["peak_memory_bytes"]}
 
 
 def trainer(run_path: str, overrides: list[str], out_dir: Path) -> dict:
