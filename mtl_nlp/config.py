@@ -63,6 +63,12 @@ class TaskConfig:
     # Joint extraction: a pair takes its most likely relation type only when that type's probability reaches this
     # (SpERT's relation threshold); none: the most likely label, the negative one included.
     relation_threshold: float | None = None
+    # Joint extraction: entities found by classifying every span of up to this many words as a type or none (SpERT's
+    # span classifier, which can weigh a span's boundaries as a whole) instead of tagging words; none: tagging.
+    entity_spans: int | None = None
+    # With entity_spans: the loss weight of candidate spans that are no entity, which outnumber the entities 66
+    # to 1 in CoNLL04; below 1 the classifier finds more entities (recall) and learns them sooner. None: 1.
+    entity_negative_weight: float | None = None
     label_smoothing: float = 0.0  # the loss moves this much of each gold label's probability onto the other labels
     head_dropout: float = 0.1  # dropout on the encoder states the task's head reads
     max_length: int = 128
@@ -118,6 +124,12 @@ class TaskConfig:
         if self.relation_threshold is not None and (isinstance(self.relation_threshold, bool) or not isinstance(
                 self.relation_threshold, (int, float)) or not 0 < self.relation_threshold < 1):
             bad("relation_threshold", f"must be a probability between 0 and 1, got {self.relation_threshold!r}")
+        if self.entity_spans is not None and (not isinstance(self.entity_spans, int) or isinstance(self.entity_spans, bool)
+                                              or not 1 <= self.entity_spans <= 64):
+            bad("entity_spans", f"must be a number of words from 1 to 64 (e.g. 10), got {self.entity_spans!r}")
+        if self.entity_negative_weight is not None and (isinstance(self.entity_negative_weight, bool) or not isinstance(
+                self.entity_negative_weight, (int, float)) or not 0 < self.entity_negative_weight <= 1):
+            bad("entity_negative_weight", f"must be a number in (0, 1], e.g. 0.1, got {self.entity_negative_weight!r}")
         if self.negative_label is not None and self.labels and self.negative_label not in self.labels:
             bad("negative_label", f"{self.negative_label!r} is not one of the labels {self.labels}")
         return out
@@ -316,6 +328,9 @@ class TrainConfig:
     dataloader_workers: int = 0  # worker processes per task's training loader (0: batches built in the main process)
     checkpoint_every: int = 0  # steps between checkpoints in output_dir/checkpoints (0: only when stopped early)
     keep_checkpoints: int = 2
+    # Evaluate and keep an exponential moving average of the weights, moved 1 - decay towards them each step after
+    # warm-up (e.g. 0.998: about the last 500 steps); null: the weights as trained.
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
@@ -341,6 +356,9 @@ class TrainConfig:
             out.append(("keep_checkpoints", f"must be a whole number >= 1, got {self.keep_checkpoints!r}"))
         if self.optimizer not in ("adamw_fused", "adamw"):
             out.append(("optimizer", f"allowed: adamw_fused, adamw; got {self.optimizer!r}"))
+        if self.ema_decay is not None and (isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float))
+                                           or not 0 < self.ema_decay < 1):
+            out.append(("ema_decay", f"must be a number between 0 and 1 such as 0.998 (or null for none), got {self.ema_decay!r}"))
         if not _positive_int(self.length_window):
             out.append(("length_window", f"must be a whole number of batches >= 1, got {self.length_window!r}"))
         for key in ("compile", "group_by_length", "pack_sequences"):

@@ -126,7 +126,11 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
                 f"{what}: {lost} gold unit(s) (entities, marked spans or texts) cut by max_length="
                 f"{task.config.max_length}; raise the task's max_length to keep them"
             )
-    return out.remove_columns("lost")
+        wide = sum(out["too_wide"]) if "too_wide" in out.column_names else 0
+        if wide:
+            logger.warning(f"{what}: {wide} gold entit(ies) wider than entity_spans={task.config.entity_spans} words, "
+                           f"which the span classifier never proposes; raise the task's entity_spans to find them")
+    return out.remove_columns([c for c in ("lost", "too_wide") if c in out.column_names])
 
 
 def make_loader(

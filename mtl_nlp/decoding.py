@@ -53,3 +53,17 @@ def best_tags(log_probs: torch.Tensor, tags: list[str], decoding: str) -> list[i
     if decoding == "viterbi":
         return viterbi(log_probs, *_transitions(tuple(tags)))
     return log_probs.argmax(-1).tolist()
+
+
+def span_tags(outside: list[float], found: list[tuple[float, int, int, str]]) -> list[tuple[str, float]]:
+    """(IOB2 tag, probability) per word from classified spans: ``found`` holds (probability, start, end, type) of each
+    span whose best label is an entity type; the most probable spans are kept first and a span that overlaps a kept
+    one is dropped, so the entities are flat, as the benchmarks' are. A word in no kept span is ``O`` with its
+    ``outside`` probability; a kept span's words carry the span's probability."""
+    read = [("O", p) for p in outside]
+    taken = [False] * len(outside)
+    for probability, start, end, kind in sorted(found, key=lambda span: -span[0]):
+        if not any(taken[start:end]):
+            taken[start:end] = [True] * (end - start)
+            read[start:end] = [(f"B-{kind}", probability)] + [(f"I-{kind}", probability)] * (end - start - 1)
+    return read

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from mtl_nlp.casing import CASE_IDS
-from mtl_nlp.decoding import best_tags
+from mtl_nlp.decoding import best_tags, span_tags
 from mtl_nlp.pooling import span_max
 from mtl_nlp.spans import entity_spans, subword_span
 
@@ -148,23 +148,61 @@ def pair_width_features(spans: torch.Tensor, widths: nn.Embedding) -> torch.Tens
     return torch.cat([widths(head), widths(tail)], dim=-1)
 
 
-class EntityPairHead(nn.Module):
-    """Entity tags per sub-word plus a relation label per ordered entity pair.
+SPAN_SIZE = 150  # the span classifier's hidden layer (PURE's)
 
+
+class SpanClassifier(nn.Module):
+    """A type or none (label 0) for each candidate span, from its first and last sub-words' states, an embedding of its
+    width and [CLS], through a two-layer network (PURE, Zhong & Chen 2021; SpERT also reads width and [CLS]).
+
+    The first layer over the concatenation is computed as the sum of each part's projection, taken per position
+    before the spans are gathered, so a sentence's hundreds of candidates never build a [spans, 3 x hidden] tensor.
+    """
+
+    def __init__(self, state_size: int, hidden_size: int, num_types: int, dropout: float) -> None:
+        super().__init__()
+        self.first = nn.Linear(state_size, SPAN_SIZE)
+        self.last = nn.Linear(state_size, SPAN_SIZE, bias=False)
+        self.sentence = nn.Linear(hidden_size, SPAN_SIZE, bias=False)
+        self.widths = nn.Embedding(WIDTHS, SPAN_SIZE)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(SPAN_SIZE, num_types + 1)
+
+    def forward(self, states: torch.Tensor, hidden: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """[batch, candidates, types + 1] for ``candidates`` [batch, candidates, 2+] (sub-word start, end, ...)."""
+        start, end = candidates[..., 0], candidates[..., 1]
+        rows = torch.arange(states.shape[0], device=states.device)[:, None]
+        layer = (self.first(states)[rows, start] + self.last(states)[rows, (end - 1).clamp(min=0)]
+                 + self.widths((end - start).clamp(0, WIDTHS - 1)).to(states.dtype) + self.sentence(hidden[:, 0])[:, None])
+        return self.out(self.dropout(nn.functional.gelu(layer)))
+
+
+class EntityPairHead(nn.Module):
+    """Entities plus a relation label per ordered entity pair.
+
+    Entities come from tags per sub-word or, with ``span_words``, from a span classifier (:class:`SpanClassifier`):
+    every span of up to that many words (``entity_candidates``, built by the task's collator) is labelled with a type
+    or none. With ``cases`` either also reads each word's casing.
     A pair reads the features the task names (``relation_features``, SpERT's): ``spans``, the max-pooled states of its
     head and tail spans; ``context``, those of the words between them; ``width``, an embedding of each span's width;
     ``sentence``, the [CLS] state. In training the pairs are the gold entities' (``pair_spans``); in eval mode they are
-    built from the entities this head predicts, so the relation scores include entity errors. With ``cases`` the
-    tagger also reads each word's casing.
+    built from the entities this head predicts, so the relation scores include entity errors.
     """
 
     def __init__(self, hidden_size: int, num_tags: int, num_relations: int, tags: list[str], dropout: float = 0.1,
-                 decoding: str = "argmax", features: tuple[str, ...] = ("spans", "context"), cases: bool = False) -> None:
+                 decoding: str = "argmax", features: tuple[str, ...] = ("spans", "context"), cases: bool = False,
+                 span_words: int | None = None) -> None:
         super().__init__()
         self.tags, self.decoding, self.features = tags, decoding, features
+        self.types = [tag[2:] for tag in tags if tag.startswith("B-")]
         self.dropout = nn.Dropout(dropout)
         self.cases = case_embedding(cases)
-        self.tagger = nn.Linear(hidden_size + CASE_SIZE * cases, num_tags)
+        state_size = hidden_size + CASE_SIZE * cases
+        if span_words:
+            self.entity_classifier = SpanClassifier(state_size, hidden_size, len(self.types), dropout)
+        else:
+            self.tagger = nn.Linear(state_size, num_tags)
+        self.span_words = span_words
         self.widths = nn.Embedding(WIDTHS, WIDTH_SIZE) if "width" in features else None
         size = hidden_size * (3 if "context" in features else 2) + hidden_size * ("sentence" in features)
         self.dense = nn.Linear(size + 2 * WIDTH_SIZE * ("width" in features), hidden_size)
@@ -172,11 +210,39 @@ class EntityPairHead(nn.Module):
         self.pool = span_max  # (hidden, start, end) -> span maxima; a plain attribute so a benchmark can swap it
 
     def forward(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple:
-        token_logits = self.tagger(with_cases(self.dropout(hidden), self.cases, inputs))
+        entity_logits = self._entity_logits(hidden, inputs)
         if self.training:
-            return token_logits, self._classify(hidden, inputs["pair_spans"]), None, None
-        spans, pairs, words = self._predicted_pairs(token_logits, inputs["word_starts"], inputs["attention_mask"])
-        return token_logits, self._found_pair_logits(hidden, spans, pairs), pairs, words
+            return entity_logits, self._classify(hidden, inputs["pair_spans"]), None, None
+        words = self._read_words(entity_logits, inputs)
+        spans, pairs = self._predicted_pairs(words, inputs["word_starts"], inputs["attention_mask"])
+        return entity_logits, self._found_pair_logits(hidden, spans, pairs), pairs, words
+
+    def _entity_logits(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[batch, seq, tags] for the tagger; [batch, candidates, types + 1] for the span classifier."""
+        states = with_cases(self.dropout(hidden), self.cases, inputs)
+        if not self.span_words:
+            return self.tagger(states)
+        return self.entity_classifier(states, hidden, inputs["entity_candidates"])
+
+    def _read_words(self, entity_logits: torch.Tensor, inputs: dict[str, torch.Tensor]) -> list[list[tuple[str, float]]]:
+        """Each row's (tag, probability) per word, which decoding reuses rather than reading the entities again."""
+        starts = inputs["word_starts"].tolist()
+        if not self.span_words:
+            return [word_tags(entity_logits[row], kept, self.tags, self.decoding) for row, kept in enumerate(starts)]
+        probabilities = entity_logits.float().softmax(-1)
+        best, kind = probabilities[..., 1:].max(-1)
+        candidates = inputs["entity_candidates"]
+        words = candidates[..., 3] - candidates[..., 2]
+        outside = [[1.0] * sum(s != -2 for s in row) for row in starts]  # words cut by max_length: O, probability 1
+        rows, index = (words == 1).nonzero().unbind(-1)
+        for row, word, p in zip(rows.tolist(), candidates[rows, index, 2].tolist(), probabilities[rows, index, 0].tolist()):
+            outside[row][word] = p
+        found: list[list] = [[] for _ in starts]
+        rows, index = ((best > probabilities[..., 0]) & (words > 0)).nonzero().unbind(-1)
+        for row, p, (start, end), k in zip(rows.tolist(), best[rows, index].tolist(),
+                                           candidates[rows, index, 2:].tolist(), kind[rows, index].tolist()):
+            found[row].append((p, start, end, self.types[k]))
+        return [span_tags(out, spans) for out, spans in zip(outside, found)]
 
     def _classify(self, hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(torch.tanh(self.dense(self._pair_features(hidden, spans)))))
@@ -199,20 +265,18 @@ class EntityPairHead(nn.Module):
             parts.append(hidden[:, :1].expand(-1, spans.shape[1], -1))
         return torch.cat(parts, dim=-1)
 
-    def _predicted_pairs(self, token_logits, word_starts, attention_mask) -> tuple[torch.Tensor, list, list]:
-        """Sub-word spans of every ordered pair of predicted entities, the pairs (entity indices) and each row's
-        (tag, probability) per word, which decoding reuses rather than reading the tags again."""
-        spans, pairs, words = [], [], []
+    def _predicted_pairs(self, words: list, word_starts: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """Sub-word spans of every ordered pair of the entities in ``words`` (each row's read), and the pairs
+        (entity indices)."""
+        spans, pairs = [], []
         lengths = attention_mask.sum(-1).tolist()
-        for row, starts in enumerate(word_starts.tolist()):
+        for row, (starts, read) in enumerate(zip(word_starts.tolist(), words)):
             kept = [s for s in starts if s != -2]
-            read = word_tags(token_logits[row], kept, self.tags, self.decoding)
             ents = entity_spans([tag for tag, _ in read])
             sub = [subword_span(kept, s, e, lengths[row]) for _, s, e in ents]
             index = [(h, t) for h in range(len(ents)) for t in range(len(ents)) if h != t]
             spans.append([[*sub[h], *sub[t]] for h, t in index])
             pairs.append(index)
-            words.append(read)
         width = max(1, max(len(s) for s in spans))
         padded = [s + [[0, 1, 0, 1]] * (width - len(s)) for s in spans]
-        return torch.tensor(padded, device=token_logits.device), pairs, words
+        return torch.tensor(padded, device=word_starts.device), pairs

@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from mtl_nlp import averaging
 from mtl_nlp.checkpoints import StopRequests, TrainingStopped, disk_full_is_an_error, inject_fault, save_checkpoint
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
@@ -300,7 +301,8 @@ def fit(
         raise ConfigError("gradient.type: pcgrad runs on one process: DDP would average only the last task's gradient "
                           "of each step. Train with one process, or use gradient.type: sum")
     probes = _probe_batches(run, tasks, data, tokenizer, accelerator) if run.gradient.cosine_every else {}
-    for part in (sampler, batches, weighting, gradients, meter, log):
+    average = averaging.moving_average(accelerator.unwrap_model(model), t.ema_decay)
+    for part in (sampler, batches, weighting, gradients, meter, log, *([average] if average else [])):
         accelerator.register_for_checkpointing(part)
     root = output_dir / "checkpoints"
     _resume(run, accelerator, root)
@@ -339,6 +341,7 @@ def fit(
             log.step += 1
             step = log.step
             weighting.end_step()
+            averaging.update(average, accelerator.unwrap_model(model), step, int(t.warmup_ratio * t.max_steps))
             progress.update(1)
             if step % t.log_every == 0 or step % t.eval_every == 0 or step == t.max_steps or stop.requested or (
                     t.checkpoint_every and step % t.checkpoint_every == 0):
@@ -350,7 +353,7 @@ def fit(
             if run.gradient.cosine_every and step % run.gradient.cosine_every == 0:
                 log.add_cosines(step, probe_cosines(model, _probe_losses(model, tasks, probes)), accelerator)
             if dev_loaders and (step % t.eval_every == 0 or step == t.max_steps):
-                _evaluate(model, tokenizer, tasks, dev_loaders, references, accelerator, log, output_dir)
+                _evaluate(averaging.scored(model, average), tokenizer, tasks, dev_loaders, references, accelerator, log, output_dir)
             inject_fault("step", step)
             if stop.requested or (t.checkpoint_every and (step % t.checkpoint_every == 0 or step == t.max_steps)):
                 log.tick(tokens)
@@ -362,7 +365,7 @@ def fit(
     progress.close()
     peak.stop()
     if not dev_loaders:
-        save_model(model, tokenizer, accelerator, output_dir)
+        save_model(averaging.scored(model, average), tokenizer, accelerator, output_dir)
     log.tick(tokens)
     summary = {
         "best_step": log.best["step"],

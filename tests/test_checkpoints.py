@@ -126,3 +126,18 @@ def test_a_killed_length_grouped_run_resumes_exactly_too(reference):
     assert _train(run, "train.group_by_length=true", "resume_from=latest").returncode == 0
     (weights, records), (got, got_records) = _record(uninterrupted.parent / "out"), _record(out)
     assert all(got[k].equal(weights[k]) for k in weights) and got_records == records
+
+
+def test_a_killed_run_with_a_moving_average_resumes_it_exactly(reference):
+    """The average lives beside the model in each checkpoint: the kept (averaged) weights match an uninterrupted run."""
+    make, _ = reference
+    run, uninterrupted = make("averaged"), make("averaged-reference")
+    options = ("train.ema_decay=0.6", "train.warmup_ratio=0.25")
+    assert _train(uninterrupted, *options).returncode == 0
+    assert _train(run, *options, fault="step:7").returncode == -signal.SIGKILL
+    assert _train(run, *options, "resume_from=latest").returncode == 0
+    kept, got = (load_file(path.parent / "out" / "model.safetensors") for path in (uninterrupted, run))
+    assert kept.keys() == got.keys() and all(got[k].equal(kept[k]) for k in kept)
+    live = load_file(run.parent / "out" / "checkpoints" / "step-8" / "model.safetensors")
+    assert not all(live[k].equal(got[k]) for k in got)  # what was kept is the average, not the last weights
+    assert _record(run.parent / "out")[1] == _record(uninterrupted.parent / "out")[1]

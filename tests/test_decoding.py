@@ -31,3 +31,12 @@ def test_viterbi_is_the_best_valid_sequence_by_brute_force():
         best = max(valid, key=lambda seq: sum(log_probs[w, t] for w, t in enumerate(seq)))
         assert viterbi(log_probs, start, allowed) == list(best)
     assert viterbi(torch.zeros(0, len(TAGS)), start, allowed) == []
+
+
+def test_span_tags_keep_the_most_probable_of_overlapping_spans():
+    from mtl_nlp.decoding import span_tags
+
+    found = [(0.6, 0, 2, "Peop"), (0.9, 1, 3, "Org"), (0.7, 3, 4, "Loc"), (0.5, 3, 5, "Loc")]
+    read = span_tags([0.8, 0.7, 0.6, 0.9, 0.95], found)
+    assert read == [("O", 0.8), ("B-Org", 0.9), ("I-Org", 0.9), ("B-Loc", 0.7), ("O", 0.95)]
+    assert span_tags([0.5, 0.5], [(0.6, 0, 1, "Loc"), (0.6, 1, 2, "Loc")])[1] == ("B-Loc", 0.6)  # adjacent: two

@@ -110,10 +110,12 @@ def case_collator(collate: Any, tokenizer: PreTrainedTokenizerBase) -> Any:
     return collate_cases
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean cross-entropy over every position whose label is not IGNORE_INDEX (token or sequence level alike), with
-    ``smoothing`` of each gold label's probability spread over all labels."""
-    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+    ``smoothing`` of each gold label's probability spread over all labels; ``weights`` per label weigh each position
+    by its gold label (the mean is then over the weights)."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), weight=weights,
                                        ignore_index=IGNORE_INDEX, label_smoothing=smoothing)
 
 

@@ -1,5 +1,6 @@
-"""Joint entity and relation extraction (CoNLL04, SpERT JSON): entities tagged by a token head, relations classified
-over every ordered pair of entities, both reading the shared encoder.
+"""Joint entity and relation extraction (CoNLL04, SpERT JSON): entities tagged by a token head or, with
+``entity_spans``, classified span by span (SpERT); relations classified over every ordered pair of entities; all
+reading the shared encoder.
 
 Training classifies all ordered pairs of *gold* entities (pairs with no relation get ``negative_label``); evaluation
 and prediction classify all ordered pairs of *predicted* entities, so a relation counts only if both of its entities
@@ -42,6 +43,7 @@ class JointEntityRelation:
         self.config = config
         self.labels = list(config.labels)
         self.tags = ["O"] + [f"{p}-{t}" for t in config.entity_types for p in ("B", "I")]
+        self.types = list(config.entity_types)
         self.negative = self.labels.index(config.negative_label) if config.negative_label in self.labels else 0
 
     @staticmethod
@@ -55,6 +57,10 @@ class JointEntityRelation:
                 or len(set(features)) != len(features)):
             out.append(("relation_features", f"joint extraction reads spans plus any of {', '.join(PAIR_FEATURES[1:])}, "
                                              f"each once, e.g. [spans, context, width]; got {features!r}"))
+        if config.entity_negative_weight is not None and not config.entity_spans:
+            out.append(("entity_negative_weight", "weighs the span classifier's negatives: set entity_spans, or remove it"))
+        if config.entity_spans and config.decoding != "argmax":
+            out.append(("decoding", "with entity_spans the entities are classified spans, not tags to decode; remove it"))
         return out
 
     def special_tokens(self) -> list[str]:
@@ -85,6 +91,8 @@ class JointEntityRelation:
         tag_index = {t: i for i, t in enumerate(self.tags)}
         out = {k: list(v) for k, v in encoded.items()}
         out.update(labels=[], word_starts=[], pair_spans=[], pair_labels=[], window=[], own=[], lost=[])
+        if self.config.entity_spans:  # each window's gold entities in its own word offsets, for the span classifier
+            out.update(entity_words=[], too_wide=[])
         if self.config.case_features:  # each sub-word's casing id, read by the tagger
             out["word_case"] = window_cases(batch["tokens"], encoded, pieces)
         held: dict[int, tuple[set, set]] = {}  # per sentence: entities and relations some window holds whole
@@ -105,6 +113,11 @@ class JointEntityRelation:
             pairs = [(h, t) for h in range(len(entities)) for t in range(len(entities)) if h != t and spans[h] and spans[t]]
             out["pair_spans"].append([[*spans[h], *spans[t]] for h, t in pairs])
             out["pair_labels"].append([related.get(p, self.negative) for p in pairs])
+            if self.config.entity_spans:
+                whole = [e for e, span in zip(entities, spans) if span]
+                out["entity_words"].append([[e["start"] - w.start, e["end"] - w.start, self.types.index(e["type"])]
+                                            for e in whole])
+                out["too_wide"].append(0 if k else sum(e["end"] - e["start"] > self.config.entity_spans for e in entities))
             out["window"].append(k)
             out["own"].append([w.start, w.own_start, w.own_end])
             kept_entities, kept_relations = held.setdefault(row, (set(), set()))
@@ -117,18 +130,24 @@ class JointEntityRelation:
         return out
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
-        return case_collator(JointCollator(tokenizer), tokenizer) if self.config.case_features else JointCollator(tokenizer)
+        collate = JointCollator(tokenizer, self.config.entity_spans)
+        return case_collator(collate, tokenizer) if self.config.case_features else collate
 
     def head(self, hidden_size: int) -> nn.Module:
         return EntityPairHead(hidden_size, len(self.tags), len(self.labels), self.tags, dropout=self.config.head_dropout,
                               decoding=self.config.decoding, features=tuple(_features(self.config)),
-                              cases=bool(self.config.case_features))
+                              cases=bool(self.config.case_features), span_words=self.config.entity_spans)
 
     def loss(self, logits: tuple, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The mean loss over the batch's tagged words plus the mean over its entity pairs."""
-        token_logits, pair_logits = logits[:2]
+        """The mean loss over the batch's tagged words (or candidate spans) plus the mean over its entity pairs."""
+        entity_logits, pair_logits = logits[:2]
         smoothing = self.config.label_smoothing
-        entity = cross_entropy(token_logits, labels["tags"], smoothing)
+        if self.config.entity_spans:  # label 0, no entity, weighs entity_negative_weight
+            weights = torch.ones(entity_logits.shape[-1], device=entity_logits.device)
+            weights[0] = self.config.entity_negative_weight or 1.0
+            entity = cross_entropy(entity_logits, labels["spans"], smoothing, weights)
+        else:
+            entity = cross_entropy(entity_logits, labels["tags"], smoothing)
         if not (labels["pairs"] != IGNORE_INDEX).any():  # no sentence in the batch has two entities
             return entity
         return entity + cross_entropy(pair_logits, labels["pairs"], smoothing)
@@ -220,10 +239,11 @@ def _key(entity: dict) -> tuple[int, int, str]:
 
 
 class JointCollator:
-    """Pads the encoder inputs with the tokenizer, and token tags, word starts and entity pairs by hand."""
+    """Pads the encoder inputs with the tokenizer, and token tags, word starts and entity pairs by hand. With
+    ``span_words``, also every span of up to that many words as a candidate entity and its label (type + 1, or 0)."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        self.tokenizer = tokenizer
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, span_words: int | None = None) -> None:
+        self.tokenizer, self.span_words = tokenizer, span_words
 
     def __call__(self, features: list[dict]) -> dict:
         encoder_keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features[0]]
@@ -240,7 +260,22 @@ class JointCollator:
             "tags": torch.tensor([f["labels"] + [IGNORE_INDEX] * (length - len(f["labels"])) for f in features]),
             "pairs": torch.tensor([f["pair_labels"] + [IGNORE_INDEX] * (pairs - len(f["pair_labels"])) for f in features]),
         }
+        if self.span_words:
+            batch["entity_candidates"], batch["labels"]["spans"] = self._candidates(features)
         return batch
+
+    def _candidates(self, features: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[rows, candidates, 4] (sub-word start, end, word start, end; padding [0, 0, 0, 0]) and their labels."""
+        spans, labels = [], []
+        for f in features:
+            starts, gold = f["word_starts"], {(s, e): kind + 1 for s, e, kind in f["entity_words"]}
+            words = [(i, j) for i in range(len(starts)) for j in range(i + 1, min(len(starts), i + self.span_words) + 1)]
+            found = [(subword_span(starts, i, j, len(f["input_ids"])), i, j) for i, j in words]
+            spans.append([[*sub, i, j] for sub, i, j in found if sub])
+            labels.append([gold.get((i, j), 0) for sub, i, j in found if sub])
+        width = max(1, max(len(s) for s in spans))
+        return (torch.tensor([s + [[0, 0, 0, 0]] * (width - len(s)) for s in spans]),
+                torch.tensor([k + [IGNORE_INDEX] * (width - len(k)) for k in labels]))
 
 
 def _features(config: TaskConfig) -> list[str]:

@@ -63,7 +63,7 @@ class RelationClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        out = unread(config, "relation_threshold", "case_features")
+        out = unread(config, "relation_threshold", "case_features", "entity_spans", "entity_negative_weight")
         if config.metric == "relation_f1" and not config.negative_label:
             out.append(("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation"))
         features = _features(config)

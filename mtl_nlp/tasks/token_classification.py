@@ -68,7 +68,7 @@ class TokenClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return unread(config, "relation_threshold")
+        return unread(config, "relation_threshold", "entity_spans", "entity_negative_weight")
 
     def special_tokens(self) -> list[str]:
         return []

@@ -76,7 +76,7 @@ def test_in_eval_only_rows_that_found_a_pair_are_pooled_and_their_logits_are_the
         head.tagger.weight.zero_()
         head.tagger.bias.copy_(torch.tensor([1.0, 2.0, -1.0, -1.0, -1.0, -1.0, -1.0]))  # every word B-Loc: many pairs
         every = head(hidden, batch)
-        spans, pairs, _ = head._predicted_pairs(every[0], batch["word_starts"], batch["attention_mask"])
+        spans, pairs = head._predicted_pairs(every[3], batch["word_starts"], batch["attention_mask"])
         assert all(pairs) and torch.allclose(every[1], head._classify(hidden, spans), atol=1e-6)
         seen = []
         head.pool = lambda states, start, end: seen.append(states.shape[0]) or span_max(states, start, end)
@@ -250,3 +250,98 @@ def test_case_features_reach_the_entity_tagger(tiny_tokenizer):
     token_logits = head(torch.zeros(*batch["input_ids"].shape, 8), batch)[0]
     assert head.tagger.in_features == 8 + head.cases.embedding_dim
     assert token_logits[0, 1:].unique(dim=0).shape[0] > 1  # equal states, the casing alone tells the words apart
+
+
+SPANS = dataclasses.replace(CONFIG, entity_spans=3)
+
+
+def _span_batch(tokenizer):
+    task = JointEntityRelation(SPANS)
+    raw = read_spert(str(ASSETS / "spert_sample.json"), {"tokens": "tokens", "entities": "entities", "relations": "relations"})
+    encoded = task.preprocess(raw[:], tokenizer)
+    rows = [{k: v[i] for k, v in encoded.items()} for i in range(len(raw))]
+    return task, encoded, task.collator(tokenizer)(rows)
+
+
+def test_span_candidates_are_every_span_up_to_the_width_labelled_with_its_gold_type(tiny_tokenizer):
+    _, encoded, batch = _span_batch(tiny_tokenizer)
+    assert encoded["entity_words"][0] == [[0, 2, 2], [4, 5, 1], [6, 7, 0]] and encoded["too_wide"] == [0, 0]
+    candidates, labels = batch["entity_candidates"], batch["labels"]["spans"]
+    spans = {tuple(c[2:]): (tuple(c[:2]), k) for c, k in zip(candidates[0].tolist(), labels[0].tolist())}
+    assert len(spans) == 8 + 7 + 6 == candidates.shape[1]  # 8 words, widths 1 to 3
+    pieces = tiny_tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
+    (start, end), kind = spans[(0, 2)]
+    assert pieces[start:end] == ["john", "smith"] and kind == 3  # Peop, label 0 being "no entity"
+    assert spans[(4, 5)][1] == 2 and spans[(6, 7)][1] == 1 and spans[(0, 1)][1] == 0
+    assert (labels[1, 3 + 2 + 1 :] == IGNORE_INDEX).all()  # 3 words: 6 candidates, then padding
+    assert candidates[1, 6:].abs().sum() == 0
+
+
+def test_span_classifier_trains_and_its_entities_feed_the_pairs(tiny_tokenizer):
+    task, _, batch = _span_batch(tiny_tokenizer)
+    head = task.head(hidden_size=8)
+    assert not hasattr(head, "tagger")
+    hidden = torch.randn(*batch["input_ids"].shape, 8)
+    entity_logits, pair_logits, _, _ = head(hidden, batch)
+    assert entity_logits.shape == (*batch["entity_candidates"].shape[:2], 4)
+    loss = task.loss((entity_logits, pair_logits), batch["labels"])
+    loss.backward()
+    assert torch.isfinite(loss) and head.entity_classifier.first.weight.grad.abs().sum() > 0
+
+    head.eval()
+    with torch.no_grad():
+        head.entity_classifier.out.weight.zero_()
+        head.entity_classifier.out.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 3.0]))  # every span Peop, equally likely
+        head.classifier.weight.zero_()
+        head.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    output = head(hidden, batch)
+    predicted = [json.loads(x) for x in decoded(task, output, batch)]
+    assert predicted[0]["entities"] == [[i, i + 1, "Peop"] for i in range(8)]  # ties: the first spans, no overlaps
+    assert len(predicted[0]["relations"]) == 8 * 7 and len(predicted[1]["relations"]) == 3 * 2
+    with torch.no_grad():
+        head.entity_classifier.out.bias.copy_(torch.tensor([3.0, 0.0, 0.0, 0.0]))  # every span no entity
+    assert [json.loads(x)["entities"] for x in decoded(task, head(hidden, batch), batch)] == [[], []]
+
+
+def test_span_classifier_settings_are_checked(tiny_tokenizer):
+    problems = dict(JointEntityRelation.config_problems(dataclasses.replace(SPANS, decoding="viterbi")))
+    assert "classified spans" in problems["decoding"]
+    assert "entity_spans" in str(dataclasses.replace(SPANS, entity_spans=0).problems()[0])
+    task = JointEntityRelation(dataclasses.replace(SPANS, entity_spans=1))
+    raw = read_spert(str(ASSETS / "spert_sample.json"), {"tokens": "tokens", "entities": "entities", "relations": "relations"})
+    assert task.preprocess(raw[:], tiny_tokenizer)["too_wide"] == [1, 0]  # "John Smith" is two words
+
+
+def test_a_saved_span_classifier_serves_entities_and_relations(tiny_encoder_dir, tmp_path):
+    from mtl_nlp.encoders import load_encoder
+    from mtl_nlp.modeling import MultiTaskModel
+    from mtl_nlp.predict import Predictor
+
+    encoder, tokenizer = load_encoder(str(tiny_encoder_dir))
+    model = MultiTaskModel.from_encoder(encoder, [SPANS])
+    with torch.no_grad():  # every span Org, and every pair a relation
+        model.heads["conll04"].entity_classifier.out.bias.copy_(torch.tensor([0.0, 0.0, 9.0, 0.0]))
+        model.heads["conll04"].classifier.bias.copy_(torch.tensor([0.0, 0.0, 9.0]))
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    answer = Predictor(str(tmp_path))(["John works for Acme ."])[0]["conll04"]
+    entities = answer["entities"]  # spans that tile the sentence (most probable first, no overlaps), all Org
+    assert " ".join(e["text"] for e in entities) == "John works for Acme ." and {e["type"] for e in entities} == {"Org"}
+    assert len(answer["relations"]) == len(entities) * (len(entities) - 1) > 0
+    assert {r["type"] for r in answer["relations"]} == {"OrgBased_In"}
+
+
+def test_entity_negative_weight_weighs_the_spans_that_are_no_entity(tiny_tokenizer):
+    task, _, batch = _span_batch(tiny_tokenizer)
+    torch.manual_seed(0)
+    logits = torch.randn(*batch["entity_candidates"].shape[:2], 4)
+    pairs = torch.zeros(*batch["labels"]["pairs"].shape, 3)
+    spans = batch["labels"]["spans"]
+    per_span = torch.nn.functional.cross_entropy(logits.reshape(-1, 4), spans.reshape(-1), reduction="none", ignore_index=IGNORE_INDEX)
+    weight = torch.where(spans.reshape(-1) == 0, 0.1, 1.0) * (spans.reshape(-1) != IGNORE_INDEX)
+    task.config = dataclasses.replace(SPANS, entity_negative_weight=0.1)
+    unpaired = {**batch["labels"], "pairs": torch.full_like(batch["labels"]["pairs"], IGNORE_INDEX)}
+    assert torch.allclose(task.loss((logits, pairs), unpaired), (per_span * weight).sum() / weight.sum())
+    problems = dict(JointEntityRelation.config_problems(dataclasses.replace(CONFIG, entity_negative_weight=0.1)))
+    assert "set entity_spans" in problems["entity_negative_weight"]
+    assert "entity_negative_weight" in str(dataclasses.replace(SPANS, entity_negative_weight=2.0).problems()[0])
