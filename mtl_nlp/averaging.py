@@ -1,5 +1,5 @@
 """Weight averaging (``train.ema_decay``): dev scores and the kept model come from an exponential moving average of
-the trained weights, which smooths the step-to-step swings of a small task's dev score (SST-2 moves by more than a
+the trained weights, meant to smooth the step-to-step swings of a small task's dev score (SST-2 moves by more than a
 point between evaluations of one run). The average starts after warm-up, so it never holds the untrained heads."""
 
 from __future__ import annotations
