@@ -63,8 +63,9 @@ class TaskConfig:
     # Joint extraction: a pair takes its most likely relation type only when that type's probability reaches this
     # (SpERT's relation threshold); none: the most likely label, the negative one included.
     relation_threshold: float | None = None
-    # Joint extraction: entities found by classifying every span of up to this many words as a type or none (SpERT's
-    # span classifier, which can weigh a span's boundaries as a whole) instead of tagging words; none: tagging.
+    # Joint extraction: entities found by classifying every span of up to this many words as a type or none (a span
+    # classifier, as SpERT and PURE find entities: it judges a span's boundaries as a whole) instead of tagging words;
+    # none: tagging.
     entity_spans: int | None = None
     # With entity_spans: the loss weight of candidate spans that are no entity, which outnumber the entities 66
     # to 1 in CoNLL04; below 1 the classifier finds more entities (recall) and learns them sooner. None: 1.

@@ -1,5 +1,5 @@
 """Joint entity and relation extraction (CoNLL04, SpERT JSON): entities tagged by a token head or, with
-``entity_spans``, classified span by span (SpERT); relations classified over every ordered pair of entities; all
+``entity_spans``, classified span by span (as SpERT and PURE do); relations classified over every ordered pair of entities; all
 reading the shared encoder.
 
 Training classifies all ordered pairs of *gold* entities (pairs with no relation get ``negative_label``); evaluation
