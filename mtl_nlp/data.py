@@ -110,27 +110,21 @@ def _where(config: TaskConfig, key: str) -> str:
 
 
 def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, what: str) -> datasets.Dataset:
-    """Tokenize with ``datasets.map`` and log, once per split, the examples read in several windows and what
-    ``max_length`` still cut off."""
+    """Tokenize with ``datasets.map`` and log, once per split, the examples read in several windows and what the
+    task counted as cut off or out of reach (its ``counted`` columns, then dropped)."""
     out = ds.map(
         task.preprocess, batched=True, fn_kwargs={"tokenizer": tokenizer}, remove_columns=ds.column_names, desc=what
     )
-    lost = sum(out["lost"])
+    counted = task.counted()
     if PartialState().is_main_process:
         windowed = sum(w == 1 for w in out["window"]) if "window" in out.column_names else 0
         if windowed:
             logger.info(f"{what}: {windowed} example(s) longer than max_length={task.config.max_length} are read in "
                         f"{windowed + len(out) - len(ds)} overlapping windows")
-        if lost:
-            logger.warning(
-                f"{what}: {lost} gold unit(s) (entities, marked spans or texts) cut by max_length="
-                f"{task.config.max_length}; raise the task's max_length to keep them"
-            )
-        wide = sum(out["too_wide"]) if "too_wide" in out.column_names else 0
-        if wide:
-            logger.warning(f"{what}: {wide} gold entit(ies) wider than entity_spans={task.config.entity_spans} words, "
-                           f"which the span classifier never proposes; raise the task's entity_spans to find them")
-    return out.remove_columns([c for c in ("lost", "too_wide") if c in out.column_names])
+        for column, message in counted.items():
+            if total := sum(out[column]):
+                logger.warning(f"{what}: " + message.format(n=total))
+    return out.remove_columns(list(counted))
 
 
 def make_loader(

@@ -181,7 +181,7 @@ class EntityPairHead(nn.Module):
     """Entities plus a relation label per ordered entity pair.
 
     Entities come from tags per sub-word or, with ``span_words``, from a span classifier (:class:`SpanClassifier`):
-    every span of up to that many words (``entity_candidates``, built by the task's collator) is labelled with a type
+    every span of up to that many words (``entity_candidates``, listed once by the task's preprocess) is labelled with a type
     or none. With ``cases`` either also reads each word's casing.
     A pair reads the features the task names (``relation_features``, SpERT's): ``spans``, the max-pooled states of its
     head and tail spans; ``context``, those of the words between them; ``width``, an embedding of each span's width;

@@ -96,7 +96,8 @@ class Predictor:
         text may take several rows (windows), which ``answers`` merges back into one answer."""
         merged = {key: [c[key][0] for c in columns] for key in columns[0]}
         encoded = task.preprocess(merged, self.tokenizer)
-        encoded.pop("lost")
+        for column in task.counted():
+            encoded.pop(column)
         rows = len(encoded["input_ids"])
         batch = task.collator(self.tokenizer)([{k: encoded[k][i] for k in encoded} for i in range(rows)])
         return {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

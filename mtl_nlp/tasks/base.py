@@ -21,8 +21,8 @@ class Task(Protocol):
     """What the data pipeline, the model and the trainer need from a task type.
 
     ``roles`` are the canonical column names the reader must produce (``required`` first, then ``optional``).
-    ``preprocess`` is a batched ``datasets.map`` function; it also returns a ``lost`` column counting gold units
-    (entities, marked spans, words) that ``max_length`` cut off, so nothing is dropped without a count in the log.
+    ``preprocess`` is a batched ``datasets.map`` function; it also returns the count columns ``counted`` names
+    (``lost`` at least: gold units ``max_length`` cut off), so nothing is dropped without a count in the log.
     """
 
     config: TaskConfig
@@ -39,6 +39,9 @@ class Task(Protocol):
     def check(self, example: dict) -> str | None: ...
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]: ...
+
+    def counted(self) -> dict[str, str]:
+        """Each count column ``preprocess`` returns, with the warning its total over a split gets (``{n}`` in it)."""
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any: ...
 
@@ -69,6 +72,11 @@ class Task(Protocol):
 def unread(config: TaskConfig, *keys: str) -> list[tuple[str, str]]:
     """Settings given that this task type never reads: a problem to fix, not a value silently ignored."""
     return [(key, f"task type {config.type!r} does not read {key}; remove it") for key in keys if getattr(config, key) is not None]
+
+
+def cut_by_max_length(config: TaskConfig, units: str) -> dict[str, str]:
+    """The ``lost`` entry of a task's ``counted``: ``units`` that ``max_length`` cut off."""
+    return {"lost": f"{{n}} {units} cut by max_length={config.max_length}; raise the task's max_length to keep them"}
 
 
 def only(pieces: list) -> Any:

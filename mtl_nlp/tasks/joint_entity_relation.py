@@ -20,7 +20,15 @@ from mtl_nlp.answers import write_spert
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead
 from mtl_nlp.spans import subword_span
-from mtl_nlp.tasks.base import IGNORE_INDEX, case_collator, cross_entropy, in_batch, scored_entities, window_cases
+from mtl_nlp.tasks.base import (
+    IGNORE_INDEX,
+    case_collator,
+    cross_entropy,
+    cut_by_max_length,
+    in_batch,
+    scored_entities,
+    window_cases,
+)
 from mtl_nlp.windows import plan
 
 
@@ -82,8 +90,9 @@ class JointEntityRelation:
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
         """One row per window (one per sentence unless it is longer than ``max_length``): tags for every word in it,
-        and the ordered pairs of the gold entities that lie wholly inside it. ``lost`` counts, on a sentence's first
-        row, the entities and relations no window holds whole."""
+        and the ordered pairs of the gold entities that lie wholly inside it; with ``entity_spans``, every candidate
+        span and its label (type + 1, or 0 for none). On a sentence's first row, ``lost`` counts the entities and
+        relations no window holds whole and ``too_wide`` the entities wider than the widest candidate."""
         rows, windows = plan(batch["tokens"], tokenizer, self.config.max_length, self.config.stride)
         pieces = [(row, k, w) for row, ws in enumerate(windows) for k, w in enumerate(ws)]
         encoded = tokenizer([rows[row][w.start : w.end] for row, _, w in pieces], is_split_into_words=True,
@@ -91,8 +100,8 @@ class JointEntityRelation:
         tag_index = {t: i for i, t in enumerate(self.tags)}
         out = {k: list(v) for k, v in encoded.items()}
         out.update(labels=[], word_starts=[], pair_spans=[], pair_labels=[], window=[], own=[], lost=[])
-        if self.config.entity_spans:  # each window's gold entities in its own word offsets, for the span classifier
-            out.update(entity_words=[], too_wide=[])
+        if self.config.entity_spans:  # every span the classifier labels, and its gold label
+            out.update(span_candidates=[], span_labels=[], too_wide=[])
         if self.config.case_features:  # each sub-word's casing id, read by the tagger
             out["word_case"] = window_cases(batch["tokens"], encoded, pieces)
         held: dict[int, tuple[set, set]] = {}  # per sentence: entities and relations some window holds whole
@@ -114,9 +123,11 @@ class JointEntityRelation:
             out["pair_spans"].append([[*spans[h], *spans[t]] for h, t in pairs])
             out["pair_labels"].append([related.get(p, self.negative) for p in pairs])
             if self.config.entity_spans:
-                whole = [e for e, span in zip(entities, spans) if span]
-                out["entity_words"].append([[e["start"] - w.start, e["end"] - w.start, self.types.index(e["type"])]
-                                            for e in whole])
+                gold = {(e["start"] - w.start, e["end"] - w.start): self.types.index(e["type"]) + 1
+                        for e, span in zip(entities, spans) if span}
+                candidates = span_candidates(starts, len(word_ids), self.config.entity_spans)
+                out["span_candidates"].append(candidates)
+                out["span_labels"].append([gold.get((i, j), 0) for _, _, i, j in candidates])
                 out["too_wide"].append(0 if k else sum(e["end"] - e["start"] > self.config.entity_spans for e in entities))
             out["window"].append(k)
             out["own"].append([w.start, w.own_start, w.own_end])
@@ -129,8 +140,15 @@ class JointEntityRelation:
             out["lost"].append(0 if k else missing)
         return out
 
+    def counted(self) -> dict[str, str]:
+        out = cut_by_max_length(self.config, "gold entit(ies) and relation(s)")
+        if self.config.entity_spans:
+            out["too_wide"] = (f"{{n}} gold entit(ies) wider than entity_spans={self.config.entity_spans} words, which the "
+                               f"span classifier never proposes; raise the task's entity_spans to find them")
+        return out
+
     def collator(self, tokenizer: PreTrainedTokenizerBase):
-        collate = JointCollator(tokenizer, self.config.entity_spans)
+        collate = JointCollator(tokenizer)
         return case_collator(collate, tokenizer) if self.config.case_features else collate
 
     def head(self, hidden_size: int) -> nn.Module:
@@ -238,12 +256,19 @@ def _key(entity: dict) -> tuple[int, int, str]:
     return entity["start"], entity["end"], entity["type"]
 
 
-class JointCollator:
-    """Pads the encoder inputs with the tokenizer, and token tags, word starts and entity pairs by hand. With
-    ``span_words``, also every span of up to that many words as a candidate entity and its label (type + 1, or 0)."""
+def span_candidates(word_starts: list[int], length: int, widest: int) -> list[list[int]]:
+    """Every span of 1 to ``widest`` words whose sub-words the window holds: [sub-word start, end, word start, end]."""
+    words = len(word_starts)
+    found = [(subword_span(word_starts, i, j, length), i, j) for i in range(words) for j in range(i + 1, min(words, i + widest) + 1)]
+    return [[*sub, i, j] for sub, i, j in found if sub]
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, span_words: int | None = None) -> None:
-        self.tokenizer, self.span_words = tokenizer, span_words
+
+class JointCollator:
+    """Pads the encoder inputs with the tokenizer, and token tags, word starts, entity pairs and (when the task
+    classifies spans) candidate spans by hand."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.tokenizer = tokenizer
 
     def __call__(self, features: list[dict]) -> dict:
         encoder_keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features[0]]
@@ -260,22 +285,13 @@ class JointCollator:
             "tags": torch.tensor([f["labels"] + [IGNORE_INDEX] * (length - len(f["labels"])) for f in features]),
             "pairs": torch.tensor([f["pair_labels"] + [IGNORE_INDEX] * (pairs - len(f["pair_labels"])) for f in features]),
         }
-        if self.span_words:
-            batch["entity_candidates"], batch["labels"]["spans"] = self._candidates(features)
+        if "span_candidates" in features[0]:  # [rows, candidates, 4]; padding [0, 0, 0, 0] labelled IGNORE_INDEX
+            width = max(1, max(len(f["span_labels"]) for f in features))
+            batch["entity_candidates"] = torch.tensor([f["span_candidates"] + [[0, 0, 0, 0]] * (width - len(f["span_labels"]))
+                                                       for f in features])
+            batch["labels"]["spans"] = torch.tensor([f["span_labels"] + [IGNORE_INDEX] * (width - len(f["span_labels"]))
+                                                     for f in features])
         return batch
-
-    def _candidates(self, features: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[rows, candidates, 4] (sub-word start, end, word start, end; padding [0, 0, 0, 0]) and their labels."""
-        spans, labels = [], []
-        for f in features:
-            starts, gold = f["word_starts"], {(s, e): kind + 1 for s, e, kind in f["entity_words"]}
-            words = [(i, j) for i in range(len(starts)) for j in range(i + 1, min(len(starts), i + self.span_words) + 1)]
-            found = [(subword_span(starts, i, j, len(f["input_ids"])), i, j) for i, j in words]
-            spans.append([[*sub, i, j] for sub, i, j in found if sub])
-            labels.append([gold.get((i, j), 0) for sub, i, j in found if sub])
-        width = max(1, max(len(s) for s in spans))
-        return (torch.tensor([s + [[0, 0, 0, 0]] * (width - len(s)) for s in spans]),
-                torch.tensor([k + [IGNORE_INDEX] * (width - len(k)) for k in labels]))
 
 
 def _features(config: TaskConfig) -> list[str]:

@@ -16,7 +16,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_relation_answers
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import RELATION_FEATURES, SpanPairHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels, unread
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, cut_by_max_length, label_ids, only, scored_labels, unread
 from mtl_nlp.windows import around, budget_of, subword_counts
 
 
@@ -120,6 +120,9 @@ class RelationClassification:
                 words = words[start:end]
             out.append(words)
         return out
+
+    def counted(self) -> dict[str, str]:
+        return cut_by_max_length(self.config, "example(s) with an entity marker")
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
         return DataCollatorWithPadding(tokenizer)

@@ -11,7 +11,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_labels
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import SequenceHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, label_ids, only, scored_labels, unread
+from mtl_nlp.tasks.base import argmax_labels, cross_entropy, cut_by_max_length, label_ids, only, scored_labels, unread
 
 
 class SequenceClassification:
@@ -46,6 +46,9 @@ class SequenceClassification:
         # Texts cut at max_length are kept (their start still carries the label) but counted in the log.
         encoded["lost"] = [int(len(ids) >= self.config.max_length) for ids in encoded["input_ids"]]
         return encoded
+
+    def counted(self) -> dict[str, str]:
+        return cut_by_max_length(self.config, "text(s)")
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
         return DataCollatorWithPadding(tokenizer)

@@ -16,6 +16,7 @@ from mtl_nlp.tasks.base import (
     IGNORE_INDEX,
     case_collator,
     cross_entropy,
+    cut_by_max_length,
     in_batch,
     scored_entities,
     unread,
@@ -100,6 +101,9 @@ class TokenClassification:
             encoded["own"].append([w.start, w.own_start, w.own_end])
         encoded["lost"] = [0] * len(pieces)
         return encoded
+
+    def counted(self) -> dict[str, str]:
+        return cut_by_max_length(self.config, "word(s)")  # never: windows read every word
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
         collate = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)

@@ -1,10 +1,12 @@
 import dataclasses
 import json
+import logging
 
 import torch
 
 from conftest import ASSETS
 from mtl_nlp.config import TaskConfig
+from mtl_nlp.data import tokenize
 from mtl_nlp.heads import pair_states, word_tags
 from mtl_nlp.pooling import span_max
 from mtl_nlp.readers import read_spert
@@ -265,7 +267,8 @@ def _span_batch(tokenizer):
 
 def test_span_candidates_are_every_span_up_to_the_width_labelled_with_its_gold_type(tiny_tokenizer):
     _, encoded, batch = _span_batch(tiny_tokenizer)
-    assert encoded["entity_words"][0] == [[0, 2, 2], [4, 5, 1], [6, 7, 0]] and encoded["too_wide"] == [0, 0]
+    gold = [(c[2], c[3], k) for c, k in zip(encoded["span_candidates"][0], encoded["span_labels"][0]) if k]
+    assert gold == [(0, 2, 3), (4, 5, 2), (6, 7, 1)] and encoded["too_wide"] == [0, 0]  # listed once, in preprocess
     candidates, labels = batch["entity_candidates"], batch["labels"]["spans"]
     spans = {tuple(c[2:]): (tuple(c[:2]), k) for c, k in zip(candidates[0].tolist(), labels[0].tolist())}
     assert len(spans) == 8 + 7 + 6 == candidates.shape[1]  # 8 words, widths 1 to 3
@@ -303,13 +306,17 @@ def test_span_classifier_trains_and_its_entities_feed_the_pairs(tiny_tokenizer):
     assert [json.loads(x)["entities"] for x in decoded(task, head(hidden, batch), batch)] == [[], []]
 
 
-def test_span_classifier_settings_are_checked(tiny_tokenizer):
+def test_span_classifier_settings_are_checked(tiny_tokenizer, caplog):
     problems = dict(JointEntityRelation.config_problems(dataclasses.replace(SPANS, decoding="viterbi")))
     assert "classified spans" in problems["decoding"]
     assert "entity_spans" in str(dataclasses.replace(SPANS, entity_spans=0).problems()[0])
     task = JointEntityRelation(dataclasses.replace(SPANS, entity_spans=1))
     raw = read_spert(str(ASSETS / "spert_sample.json"), {"tokens": "tokens", "entities": "entities", "relations": "relations"})
     assert task.preprocess(raw[:], tiny_tokenizer)["too_wide"] == [1, 0]  # "John Smith" is two words
+    with caplog.at_level(logging.WARNING):
+        out = tokenize(raw, task, tiny_tokenizer, "conll04/train")
+    assert "conll04/train: 1 gold entit(ies) wider than entity_spans=1 words" in caplog.text  # the task's own count
+    assert "cut by max_length" not in caplog.text and not {"too_wide", "lost"} & set(out.column_names)
 
 
 def test_a_saved_span_classifier_serves_entities_and_relations(tiny_encoder_dir, tmp_path):
