@@ -273,25 +273,24 @@ class JointCollator:
     def __call__(self, features: list[dict]) -> dict:
         encoder_keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features[0]]
         batch = self.tokenizer.pad([{k: f[k] for k in encoder_keys} for f in features], return_tensors="pt")
-        length = batch["input_ids"].shape[1]
-        words = max(len(f["word_starts"]) for f in features)
-        pairs = max(1, max(len(f["pair_labels"]) for f in features))
+        column = {key: [f[key] for f in features] for key in features[0]}
         for key in ("window", "own"):
-            if key in features[0]:
-                batch[key] = torch.tensor([f[key] for f in features])
-        batch["word_starts"] = torch.tensor([f["word_starts"] + [-2] * (words - len(f["word_starts"])) for f in features])
-        batch["pair_spans"] = torch.tensor([f["pair_spans"] + [[0, 1, 0, 1]] * (pairs - len(f["pair_spans"])) for f in features])
-        batch["labels"] = {
-            "tags": torch.tensor([f["labels"] + [IGNORE_INDEX] * (length - len(f["labels"])) for f in features]),
-            "pairs": torch.tensor([f["pair_labels"] + [IGNORE_INDEX] * (pairs - len(f["pair_labels"])) for f in features]),
-        }
-        if "span_candidates" in features[0]:  # [rows, candidates, 4]; padding [0, 0, 0, 0] labelled IGNORE_INDEX
-            width = max(1, max(len(f["span_labels"]) for f in features))
-            batch["entity_candidates"] = torch.tensor([f["span_candidates"] + [[0, 0, 0, 0]] * (width - len(f["span_labels"]))
-                                                       for f in features])
-            batch["labels"]["spans"] = torch.tensor([f["span_labels"] + [IGNORE_INDEX] * (width - len(f["span_labels"]))
-                                                     for f in features])
+            if key in column:
+                batch[key] = torch.tensor(column[key])
+        batch["word_starts"] = padded(column["word_starts"], -2)
+        batch["pair_spans"] = padded(column["pair_spans"], [0, 1, 0, 1])
+        batch["labels"] = {"tags": padded(column["labels"], IGNORE_INDEX, batch["input_ids"].shape[1]),
+                           "pairs": padded(column["pair_labels"], IGNORE_INDEX)}
+        if "span_candidates" in column:  # [rows, candidates, 4]
+            batch["entity_candidates"] = padded(column["span_candidates"], [0, 0, 0, 0])
+            batch["labels"]["spans"] = padded(column["span_labels"], IGNORE_INDEX)
         return batch
+
+
+def padded(rows: list[list], fill, width: int | None = None) -> torch.Tensor:
+    """One tensor from rows of unequal length, each filled with ``fill`` to ``width`` (default: the longest, at least 1)."""
+    width = width or max(1, max(len(row) for row in rows))
+    return torch.tensor([row + [fill] * (width - len(row)) for row in rows])
 
 
 def _features(config: TaskConfig) -> list[str]:
