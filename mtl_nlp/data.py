@@ -20,6 +20,7 @@ from mtl_nlp.errors import ConfigError, DataFormatError
 from mtl_nlp.packing import packing_collator
 from mtl_nlp.readers import LINE_OF, READERS, conll_line
 from mtl_nlp.tasks import Task
+from mtl_nlp.windows import windowed
 
 # A plain logger: data preparation also runs outside any Accelerator (predict, evaluate, scripts); the main-process
 # check below keeps a multi-process run from printing the same count once per process.
@@ -117,10 +118,10 @@ def tokenize(ds: datasets.Dataset, task: Task, tokenizer: PreTrainedTokenizerBas
     )
     counted = task.counted()
     if PartialState().is_main_process:
-        windowed = sum(w == 1 for w in out["window"]) if "window" in out.column_names else 0
-        if windowed:
-            logger.info(f"{what}: {windowed} example(s) longer than max_length={task.config.max_length} are read in "
-                        f"{windowed + len(out) - len(ds)} overlapping windows")
+        split, windows = windowed(out)
+        if split:
+            logger.info(f"{what}: {split} example(s) longer than max_length={task.config.max_length} are read in "
+                        f"{windows} overlapping windows")
         for column, message in counted.items():
             if total := sum(out[column]):
                 logger.warning(f"{what}: " + message.format(n=total))

@@ -98,6 +98,15 @@ def around(counts: list[int], first: int, last: int, budget: int) -> tuple[int, 
     return start, end
 
 
+def windowed(dataset: Any) -> tuple[int, int]:
+    """How many examples of a tokenized split were read in several windows, and in how many windows together."""
+    if "window" not in dataset.column_names:
+        return 0, 0
+    window = dataset["window"]
+    split = sum(w == 1 for w in window)
+    return split, split + sum(w > 0 for w in window)
+
+
 def numbers(batch: dict, rows: int) -> list[int]:
     """Each row's window number within its example (all 0 for a task that never windows its examples)."""
     return batch["window"].tolist() if "window" in batch else [0] * rows

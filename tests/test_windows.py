@@ -1,7 +1,8 @@
+import datasets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtl_nlp.windows import Window, around, group, stride_of, word_windows
+from mtl_nlp.windows import Window, around, group, stride_of, windowed, word_windows
 
 
 @settings(max_examples=300, deadline=None)
@@ -36,3 +37,9 @@ def test_around_keeps_the_pair_and_grows_context_on_both_sides():
 
 def test_rows_are_grouped_into_their_examples():
     assert group([(0, "a"), (1, "b"), (0, "c"), (0, "d"), (1, "e")]) == [["a", "b"], ["c"], ["d", "e"]]
+
+
+def test_windowed_counts_split_examples_and_their_windows():
+    rows = datasets.Dataset.from_dict({"window": [0, 0, 1, 2, 0, 0, 1]})
+    assert windowed(rows) == (2, 5)
+    assert windowed(datasets.Dataset.from_dict({"label": [0, 1]})) == (0, 0)
