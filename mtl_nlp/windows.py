@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import datasets
 from transformers import PreTrainedTokenizerBase
 
 
@@ -98,7 +99,7 @@ def around(counts: list[int], first: int, last: int, budget: int) -> tuple[int, 
     return start, end
 
 
-def windowed(dataset: Any) -> tuple[int, int]:
+def windowed(dataset: datasets.Dataset) -> tuple[int, int]:
     """How many examples of a tokenized split were read in several windows, and in how many windows together."""
     if "window" not in dataset.column_names:
         return 0, 0

@@ -287,7 +287,7 @@ class JointCollator:
         return batch
 
 
-def padded(rows: list[list], fill, width: int | None = None) -> torch.Tensor:
+def padded(rows: list[list], fill: int | list[int], width: int | None = None) -> torch.Tensor:
     """One tensor from rows of unequal length, each filled with ``fill`` to ``width`` (default: the longest, at least 1)."""
     width = width or max(1, max(len(row) for row in rows))
     return torch.tensor([row + [fill] * (width - len(row)) for row in rows])
