@@ -8,10 +8,12 @@ A sentence whose sub-words exceed the budget is split at word boundaries into wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 from transformers import PreTrainedTokenizerBase
+
+if TYPE_CHECKING:  # serving imports this module and must not load datasets
+    import datasets
 
 
 @dataclass(frozen=True)
