@@ -161,6 +161,13 @@ class SharingConfig:
     penalty_weight: float = 0.0
     task_layers: dict[str, int] = field(default_factory=dict)  # hierarchical: task -> encoder layer it reads (1-based)
     layer_mix: bool = False  # attention: each task also learns a softmax mix over all layers' outputs
+    # lora: a task's own adapter settings, for a task that wants a narrower or wider adapter than the others', e.g.
+    # {sst2_glue: {r: 8, lora_alpha: 16, target_modules: [query, value]}} (keys: ADAPTER_KEYS)
+    task_adapters: dict[str, dict] = field(default_factory=dict)
+
+    def adapter(self, task: str) -> SharingConfig:
+        """The settings of ``task``'s adapter: the section's own, changed by its entry in ``task_adapters``."""
+        return dataclasses.replace(self, **self.task_adapters.get(task, {}), task_adapters={})
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -184,12 +191,32 @@ class SharingConfig:
             out.append(("task_layers", f"must map task names to 1-based layer numbers, got {self.task_layers!r}"))
         if self.type == "hierarchical" and not self.task_layers:
             out.append(("task_layers", "hierarchical sharing needs the layer each task reads, e.g. {conll2003: 3}"))
+        return out + self._task_adapter_problems()
+
+    def _task_adapter_problems(self) -> list[tuple[str, str]]:
+        if not isinstance(self.task_adapters, dict):
+            return [("task_adapters", f"must map task names to adapter settings such as {{r: 8}}, got {self.task_adapters!r}")]
+        out = []
+        for task, changes in self.task_adapters.items():
+            key = f"task_adapters.{task}"
+            if self.type != "lora":
+                out.append((key, f"per-task adapters are for sharing.type: lora, not {self.type!r}; remove task_adapters"))
+            elif not isinstance(changes, dict) or not changes:
+                out.append((key, f"must map some of {', '.join(ADAPTER_KEYS)} to values, got {changes!r}"))
+            else:
+                out += [(f"{key}.{k}", f"unknown key{_hint(k, ADAPTER_KEYS)}") for k in changes if k not in ADAPTER_KEYS]
+                known = {k: v for k, v in changes.items() if k in ADAPTER_KEYS}
+                changed = dataclasses.replace(self, **known, task_adapters={})
+                out += [(f"{key}.{name}", why) for name, why in changed.problems() if name in known]
         return out
 
 
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
+
+# What a task may change in its own LoRA adapter (sharing.task_adapters).
+ADAPTER_KEYS = ("r", "lora_alpha", "lora_dropout", "target_modules")
 
 SAMPLING_TYPES = ("proportional", "temperature", "uniform", "round_robin", "fixed", "annealed", "schedule", "every_task")
 
@@ -619,6 +646,9 @@ def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
     for name in run.sharing.task_layers if isinstance(run.sharing.task_layers, dict) else ():
         if name not in names:
             out.append(Problem(run.path, lines.get(f"sharing.task_layers.{name}"), f"sharing.task_layers.{name}", f"not a task of this run{_hint(name, names)}"))
+    for name in run.sharing.task_adapters if isinstance(run.sharing.task_adapters, dict) else ():
+        if name not in names:
+            out.append(Problem(run.path, lines.get(f"sharing.task_adapters.{name}"), f"sharing.task_adapters.{name}", f"not a task of this run{_hint(name, names)}"))
     if run.sampling.type == "fixed":
         for name in names:
             if name not in run.sampling.weights:

@@ -29,18 +29,19 @@ class LoraSharing(nn.Module):
         from peft import LoraConfig
         from peft.functional import inject_adapter_in_model
 
-        config = LoraConfig(
-            r=settings.r,
-            lora_alpha=settings.lora_alpha,
-            lora_dropout=settings.lora_dropout,
-            target_modules=list(settings.target_modules),
-            base_model_name_or_path=getattr(encoder, "name_or_path", None) or None,
-        )
         self.adapters = [*tasks, *([SHARED_ADAPTER] if settings.shared_adapter else [])]
         self.active = {t: [SHARED_ADAPTER, t] if settings.shared_adapter else [t] for t in tasks}
         with warnings.catch_warnings():  # PEFT warns when a second adapter joins the first: that is the point here
             warnings.simplefilter("ignore", UserWarning)
             for name in self.adapters:
+                own = settings.adapter(name)  # a task's entry in task_adapters; the shared adapter keeps the section's
+                config = LoraConfig(
+                    r=own.r,
+                    lora_alpha=own.lora_alpha,
+                    lora_dropout=own.lora_dropout,
+                    target_modules=list(own.target_modules),
+                    base_model_name_or_path=getattr(encoder, "name_or_path", None) or None,
+                )
                 inject_adapter_in_model(config, encoder, adapter_name=name)
         self.train_encoder = settings.train_encoder
         self.freeze(encoder)

@@ -1,3 +1,5 @@
+import json
+
 import torch
 from accelerate import Accelerator
 from peft import PeftModel
@@ -22,6 +24,25 @@ def test_r8_on_query_and_value_trains_under_two_percent_of_the_default_encoder_p
     assert per_task == config.num_hidden_layers * 2 * 8 * (config.hidden_size + config.hidden_size)
     assert per_task / base <= 0.02
 
+
+
+def test_a_task_may_have_its_own_adapter_shape(tmp_path):
+    """A narrow adapter for one task beside wide ones: each task gets its own rank and modules, and PEFT's saved
+    config says so."""
+    config = AutoConfig.from_pretrained(resolve_encoder("all-MiniLM-L6-v2"))
+    encoder = AutoModel.from_config(config, add_pooling_layer=False)
+    settings = SharingConfig(type="lora", r=16, target_modules=["query", "value", "intermediate.dense"],
+                             task_adapters={"b": {"r": 2, "lora_alpha": 4, "target_modules": ["query"]}})
+    sharing = LoraSharing(settings, encoder, ["a", "b"])
+    count = {t: sum(p.numel() for n, p in encoder.named_parameters() if f".{t}." in n) for t in ("a", "b")}
+    h, layers = config.hidden_size, config.num_hidden_layers
+    assert count["a"] == layers * 16 * (2 * (h + h) + h + config.intermediate_size)
+    assert count["b"] == layers * 2 * (h + h)
+    sharing.save_adapters(encoder, str(tmp_path))
+    saved = {t: json.loads((tmp_path / "adapters" / t / "adapter_config.json").read_text()) for t in ("a", "b")}
+    assert (saved["a"]["r"], saved["b"]["r"], saved["b"]["target_modules"]) == (16, 2, ["query"])
+    inputs = {"input_ids": torch.tensor([[101, 2000, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
+    assert sharing.encode(encoder, "b", inputs).shape == (1, 3, h)
 
 def test_frozen_base_stays_bit_identical_while_adapters_and_heads_train(tiny_run):
     run = validate_run(tiny_run(sharing={"type": "lora", "r": 4, "train_encoder": False}, train={"learning_rate": 1e-2}))

@@ -14,6 +14,7 @@ from sharing.helpers import batches, perturb, tiny_model
 STRATEGIES = {
     "hard": {"type": "hard"},
     "lora": {"type": "lora", "r": 4, "shared_adapter": True},
+    "lora_per_task": {"type": "lora", "r": 4, "task_adapters": {"sent": {"r": 2, "target_modules": ["query"]}}},
     "soft": {"type": "soft", "penalty_weight": 0.1},
     "soft_full": {"type": "soft", "copy": "full", "penalty_weight": 0.1, "layers": [2]},
     "hierarchical": {"type": "hierarchical", "task_layers": {"ner": 1}},
@@ -73,4 +74,4 @@ def test_reloading_keeps_what_the_strategy_froze_frozen(strategy, tiny_encoder_d
     model.save_pretrained(tmp_path)
     loaded = MultiTaskModel.from_pretrained(tmp_path)
     assert {n for n, p in loaded.named_parameters() if p.requires_grad} == trainable
-    assert (len(trainable) < len(dict(model.named_parameters()))) == (strategy in ("lora", "soft", "soft_full"))
+    assert (len(trainable) < len(dict(model.named_parameters()))) == (strategy in ("lora", "lora_per_task", "soft", "soft_full"))
