@@ -126,10 +126,11 @@ def test_sharing_settings_are_checked_with_their_lines(tmp_path):
 def test_a_tasks_own_adapter_settings_are_checked_with_their_lines(tmp_path):
     text = ("tasks: [sent]\nsharing:\n  type: lora\n  task_adapters:\n    sent: {r: 0, rank: 4}\n"
             "    snet: {r: 4}\n")
-    message = _messages(_run(tmp_path, text))
-    assert "sharing.task_adapters.sent.rank: unknown key; allowed: r, lora_alpha, lora_dropout, target_modules" in message
-    assert "sharing.task_adapters.sent.r: must be an integer >= 1, got 0" in message
-    assert "sharing.task_adapters.snet: not a task of this run; did you mean 'sent'?" in message
+    path = _run(tmp_path, text)
+    message = _messages(path)
+    assert f"{path}:5 sharing.task_adapters.sent.rank: unknown key; allowed: r, lora_alpha, lora_dropout, target_modules" in message
+    assert f"{path}:5 sharing.task_adapters.sent.r: must be an integer >= 1, got 0" in message
+    assert f"{path}:6 sharing.task_adapters.snet: not a task of this run; did you mean 'sent'?" in message
     message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: lora, task_adapters: {sent: {}}}\n"))
     assert "sharing.task_adapters.sent: must map some of r, lora_alpha, lora_dropout, target_modules to values" in message
     message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: soft, task_adapters: {sent: {r: 2}}}\n"))

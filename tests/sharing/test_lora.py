@@ -25,7 +25,6 @@ def test_r8_on_query_and_value_trains_under_two_percent_of_the_default_encoder_p
     assert per_task / base <= 0.02
 
 
-
 def test_a_task_may_have_its_own_adapter_shape(tmp_path):
     """A narrow adapter for one task beside wide ones: each task gets its own rank and modules, and PEFT's saved
     config says so."""
@@ -43,6 +42,7 @@ def test_a_task_may_have_its_own_adapter_shape(tmp_path):
     assert (saved["a"]["r"], saved["b"]["r"], saved["b"]["target_modules"]) == (16, 2, ["query"])
     inputs = {"input_ids": torch.tensor([[101, 2000, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
     assert sharing.encode(encoder, "b", inputs).shape == (1, 3, h)
+
 
 def test_frozen_base_stays_bit_identical_while_adapters_and_heads_train(tiny_run):
     run = validate_run(tiny_run(sharing={"type": "lora", "r": 4, "train_encoder": False}, train={"learning_rate": 1e-2}))
