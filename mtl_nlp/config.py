@@ -195,7 +195,7 @@ class SharingConfig:
 
     def _task_adapter_problems(self) -> list[tuple[str, str]]:
         if not isinstance(self.task_adapters, dict):
-            return [("task_adapters", f"must map task names to adapter settings such as {{r: 8}}, got {self.task_adapters!r}")]
+            return [("task_adapters", f"must map task names to adapter settings such as {{sst2_glue: {{r: 8}}}}, got {self.task_adapters!r}")]
         out = []
         for task, changes in self.task_adapters.items():
             key = f"task_adapters.{task}"
@@ -636,6 +636,7 @@ def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
             out.append(Problem(run.path, lines.get(f"data_dirs.{name}"), f"data_dirs.{name}", f"not a task of this run{_hint(name, names)}"))
     named = [("sampling.weights", run.sampling.weights), ("sampling.sizes", run.sampling.sizes), ("weighting.weights", run.weighting.weights)]
     named += [(f"sampling.milestones.{step}", weights) for step, weights in run.sampling.milestones.items() if isinstance(weights, dict)]
+    named += [(f"sharing.{key}", getattr(run.sharing, key)) for key in ("task_layers", "task_adapters") if isinstance(getattr(run.sharing, key), dict)]
     for key, mapping in named:
         for name in mapping:
             if name not in names:
@@ -643,12 +644,6 @@ def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
     if run.gradient.type == "pcgrad" and run.sampling.type != "every_task":
         out.append(Problem(run.path, lines.get("gradient.type"), "gradient.type", "pcgrad projects every task's gradient "
                            "in each optimiser step: set sampling.type: every_task"))
-    for name in run.sharing.task_layers if isinstance(run.sharing.task_layers, dict) else ():
-        if name not in names:
-            out.append(Problem(run.path, lines.get(f"sharing.task_layers.{name}"), f"sharing.task_layers.{name}", f"not a task of this run{_hint(name, names)}"))
-    for name in run.sharing.task_adapters if isinstance(run.sharing.task_adapters, dict) else ():
-        if name not in names:
-            out.append(Problem(run.path, lines.get(f"sharing.task_adapters.{name}"), f"sharing.task_adapters.{name}", f"not a task of this run{_hint(name, names)}"))
     if run.sampling.type == "fixed":
         for name in names:
             if name not in run.sampling.weights:

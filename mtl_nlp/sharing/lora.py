@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mtl_nlp.config import SharingConfig
+from mtl_nlp.errors import ConfigError
 
 SHARED_ADAPTER = "all_tasks"
 PEFT_PREFIX = "base_model.model."  # how PeftModel names the wrapped model's weights in adapter_model.safetensors
@@ -42,7 +43,12 @@ class LoraSharing(nn.Module):
                     target_modules=list(own.target_modules),
                     base_model_name_or_path=getattr(encoder, "name_or_path", None) or None,
                 )
-                inject_adapter_in_model(config, encoder, adapter_name=name)
+                try:
+                    inject_adapter_in_model(config, encoder, adapter_name=name)
+                except ValueError as error:  # PEFT's NoMatchingPeftModuleError: no module has that name
+                    key = f"sharing.task_adapters.{name}" if name in settings.task_adapters else "sharing"
+                    raise ConfigError(f"{key}.target_modules: {error} The encoder's linear modules are named e.g. query, "
+                                      "key, value, dense; a suffix such as output.dense picks some of them.") from None
         self.train_encoder = settings.train_encoder
         self.freeze(encoder)
 

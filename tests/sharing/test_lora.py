@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 from accelerate import Accelerator
 from peft import PeftModel
@@ -7,6 +8,7 @@ from transformers import AutoConfig, AutoModel
 
 from mtl_nlp.config import SharingConfig
 from mtl_nlp.encoders import add_special_tokens, load_encoder, resolve_encoder
+from mtl_nlp.errors import ConfigError
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sharing.lora import SHARED_ADAPTER, LoraSharing
 from mtl_nlp.tasks import build_task
@@ -43,6 +45,14 @@ def test_a_task_may_have_its_own_adapter_shape(tmp_path):
     inputs = {"input_ids": torch.tensor([[101, 2000, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
     assert sharing.encode(encoder, "b", inputs).shape == (1, 3, h)
 
+
+
+def test_a_module_name_no_layer_has_is_a_config_error_naming_the_key():
+    config = AutoConfig.from_pretrained(resolve_encoder("all-MiniLM-L6-v2"))
+    encoder = AutoModel.from_config(config, add_pooling_layer=False)
+    settings = SharingConfig(type="lora", task_adapters={"b": {"target_modules": ["quary"]}})
+    with pytest.raises(ConfigError, match=r"sharing\.task_adapters\.b\.target_modules: .*quary"):
+        LoraSharing(settings, encoder, ["a", "b"])
 
 def test_frozen_base_stays_bit_identical_while_adapters_and_heads_train(tiny_run):
     run = validate_run(tiny_run(sharing={"type": "lora", "r": 4, "train_encoder": False}, train={"learning_rate": 1e-2}))
