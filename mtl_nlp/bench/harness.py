@@ -299,7 +299,10 @@ def merge_reports(run: RunConfig, files: list[Path], *, out_dir: Path, command: 
                 results.setdefault(name, {})[int(seed)] = record
     seeds = sorted({seed for by_seed in results.values() for seed in by_seed})
     test = any("test" in r for by_seed in results.values() for r in by_seed.values())
-    return write_report(run, results, seeds=seeds, sizes=sizes, out_dir=out_dir, command=command, test=test, env=own[0]["environment"])
+    counts = [report["environment"]["torch_threads"] for report in reports]  # a merged record's may be a list already
+    threads = sorted({n for count in counts for n in (count if isinstance(count, list) else [count])})
+    env = {**own[0]["environment"], "torch_threads": threads[0] if len(threads) == 1 else threads}  # said, never hidden
+    return write_report(run, results, seeds=seeds, sizes=sizes, out_dir=out_dir, command=command, test=test, env=env)
 
 
 def shared_baselines(report: dict, run: RunConfig, sizes: dict[str, int]) -> dict[str, dict[str, dict]]:

@@ -30,8 +30,11 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
     head = "| task | metric | multi-task dev | single-task dev | Δ dev |"
     head += " multi-task test | single-task test |" if has_test else ""
     head += " params multi / single | training time multi / single (s) | training tokens/s multi / single |"
+    threads = env["torch_threads"]  # a list where merged runs used several counts
+    threads = f"{threads} threads" if isinstance(threads, int) else (
+        " or ".join(map(str, threads)) + " threads by run, so the training times of runs do not compare")
     lines = [
-        f"Device: {env['device']}, torch {env['torch']} with {env['torch_threads']} threads. Seeds: {report['seeds']}.",
+        f"Device: {env['device']}, torch {env['torch']} with {threads}. Seeds: {report['seeds']}.",
         "Figures are percentages; Δ is multi-task minus single-task. The multi-task training time (wall clock,",
         "evaluation excluded) and parameters are those of the one model that serves every task. A figure without ±",
         "is one seed's.",

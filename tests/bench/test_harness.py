@@ -98,7 +98,8 @@ def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(ti
     env = {"device": "CPU (test)", "torch_threads": 2, "torch": "x", "python": "3"}
     parts = {1: {"multitask": {1: _record(0.5)}}, 2: {"multitask": {2: _record(0.7)}, "single-demo_ner": {2: _record(0.6)}}}
     for seed, results in parts.items():
-        write_report(run, results, seeds=[seed], sizes=sizes, out_dir=tmp_path / f"s{seed}", command="c", test=False, env=env)
+        write_report(run, results, seeds=[seed], sizes=sizes, out_dir=tmp_path / f"s{seed}", command="c", test=False,
+                     env={**env, "torch_threads": seed})  # seed 2 ran beside another run, one thread each
     files = [str(tmp_path / f"s{seed}" / "results.json") for seed in parts]
     assert benchmark_main([str(path), "--merge", *files, "--out", str(tmp_path / "merged")]) == 0
     merged = json.loads((tmp_path / "merged" / "results.json").read_text())
@@ -107,6 +108,9 @@ def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(ti
     assert abs(mean - 0.6) < 1e-9 and abs(std - 0.1414) < 1e-3 and merged["summary"]["demo_ner"]["single_dev"] == [0.6, 0.0]
     table = (tmp_path / "merged" / "results.md").read_text()
     assert "| 60.00 ± 14.14 | 60.00 | +0.00 |" in table  # the baseline has one seed: no spread is claimed for it
+    assert merged["environment"]["torch_threads"] == [1, 2] and "with 1 or 2 threads by run, so" in table
+    merge_reports(run, [tmp_path / "merged" / "results.json"], out_dir=tmp_path / "again", command="c")  # a merged record merges
+    assert json.loads((tmp_path / "again" / "results.json").read_text())["environment"]["torch_threads"] == [1, 2]
     other = validate_run(tiny_run(train={"max_steps": 8}))  # another config: its record must not join this table
     write_report(other, parts[1], seeds=[1], sizes=sizes, out_dir=tmp_path / "other", command="c", test=False, env=env)
     elsewhere = {**env, "device": "NVIDIA H200"}  # training times of two machines do not average
