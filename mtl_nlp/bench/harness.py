@@ -301,7 +301,7 @@ def merge_reports(run: RunConfig, files: list[Path], *, out_dir: Path, command: 
     test = any("test" in r for by_seed in results.values() for r in by_seed.values())
     counts = [report["environment"]["torch_threads"] for report in reports]  # a merged record's may be a list already
     threads = sorted({n for count in counts for n in (count if isinstance(count, list) else [count])})
-    env = {**own[0]["environment"], "torch_threads": threads[0] if len(threads) == 1 else threads}  # said, never hidden
+    env = {**own[0]["environment"], "torch_threads": threads[0] if len(threads) == 1 else threads}  # the table says both
     return write_report(run, results, seeds=seeds, sizes=sizes, out_dir=out_dir, command=command, test=test, env=env)
 
 

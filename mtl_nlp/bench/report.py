@@ -21,20 +21,24 @@ def _number(x: float | None) -> str:
     return "–" if x is None else f"{x:.0f}"
 
 
+def device_line(env: dict, seeds: list[int]) -> str:
+    """The table's first line; ``torch_threads`` is a list where merged runs used several counts."""
+    threads = env["torch_threads"]
+    threads = f"{threads} threads" if isinstance(threads, int) else (
+        " or ".join(map(str, threads)) + " threads by run, so the training times of runs do not compare")
+    return f"Device: {env['device']}, torch {env['torch']} with {threads}. Seeds: {seeds}."
+
+
 def markdown_report(report: dict, metrics: dict[str, str]) -> str:
     """One row per task: primary metric for multi-task and single-task (mean ± std over seeds), the difference,
     trainable parameters, training wall time and training tokens per second."""
     seeds = len(report["seeds"])
-    env = report["environment"]
     has_test = any("multitask_test" in row for row in report["summary"].values())
     head = "| task | metric | multi-task dev | single-task dev | Δ dev |"
     head += " multi-task test | single-task test |" if has_test else ""
     head += " params multi / single | training time multi / single (s) | training tokens/s multi / single |"
-    threads = env["torch_threads"]  # a list where merged runs used several counts
-    threads = f"{threads} threads" if isinstance(threads, int) else (
-        " or ".join(map(str, threads)) + " threads by run, so the training times of runs do not compare")
     lines = [
-        f"Device: {env['device']}, torch {env['torch']} with {threads}. Seeds: {report['seeds']}.",
+        device_line(report["environment"], report["seeds"]),
         "Figures are percentages; Δ is multi-task minus single-task. The multi-task training time (wall clock,",
         "evaluation excluded) and parameters are those of the one model that serves every task. A figure without ±",
         "is one seed's.",

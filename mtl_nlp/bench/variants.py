@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 from mtl_nlp.bench.harness import _comparable, environment, plan, run_or_reuse, run_record, task_steps, train_sizes
+from mtl_nlp.bench.report import device_line
 from mtl_nlp.config import RunConfig, read_yaml
 from mtl_nlp.errors import ConfigError
 
@@ -134,7 +135,7 @@ def variants_markdown(report: dict, metrics: dict[str, str]) -> str:
     head = "| variant | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks)
     head += " | trainable params | params served (all tasks) | training time (min) | training tokens/s | peak memory (GiB) |"
     lines = [
-        f"Device: {env['device']}, torch {env['torch']} with {env['torch_threads']} threads. Seeds: {report['seeds']}.",
+        device_line(env, report["seeds"]),
         f"Dev figures in percent (mean ± std over seeds where more than one); in brackets the difference to the first "
         f"row, {next(iter(rows))!r}. Training time excludes evaluation.",
         "",

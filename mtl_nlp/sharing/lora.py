@@ -24,31 +24,37 @@ SHARED_ADAPTER = "all_tasks"
 PEFT_PREFIX = "base_model.model."  # how PeftModel names the wrapped model's weights in adapter_model.safetensors
 
 
+def _inject(encoder: nn.Module, name: str, settings: SharingConfig, key: str) -> None:
+    """Adds adapter ``name`` to the encoder; a target module no layer has is a ConfigError naming ``key``."""
+    from peft import LoraConfig, NoMatchingPeftModuleError
+    from peft.functional import inject_adapter_in_model
+
+    config = LoraConfig(r=settings.r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                        target_modules=list(settings.target_modules),
+                        base_model_name_or_path=getattr(encoder, "name_or_path", None) or None)
+    try:
+        inject_adapter_in_model(config, encoder, adapter_name=name)
+    except NoMatchingPeftModuleError as error:
+        raise ConfigError(f"{key}.target_modules: {error} This encoder's linear modules end in {', '.join(_linear_names(encoder))}; "
+                          "a dotted suffix such as output.dense picks some of them.") from None
+
+
+def _linear_names(encoder: nn.Module) -> list[str]:
+    """The last name of every linear layer, as target_modules names them (adapters already added left out)."""
+    paths = (path for path, module in encoder.named_modules() if isinstance(module, nn.Linear) and ".lora_" not in path)
+    return sorted({path.removesuffix(".base_layer").rsplit(".", 1)[-1] for path in paths})
+
+
 class LoraSharing(nn.Module):
     def __init__(self, settings: SharingConfig, encoder: nn.Module, tasks: list[str]) -> None:
         super().__init__()
-        from peft import LoraConfig
-        from peft.functional import inject_adapter_in_model
-
         self.adapters = [*tasks, *([SHARED_ADAPTER] if settings.shared_adapter else [])]
         self.active = {t: [SHARED_ADAPTER, t] if settings.shared_adapter else [t] for t in tasks}
         with warnings.catch_warnings():  # PEFT warns when a second adapter joins the first: that is the point here
             warnings.simplefilter("ignore", UserWarning)
-            for name in self.adapters:
-                own = settings.adapter(name)  # a task's entry in task_adapters; the shared adapter keeps the section's
-                config = LoraConfig(
-                    r=own.r,
-                    lora_alpha=own.lora_alpha,
-                    lora_dropout=own.lora_dropout,
-                    target_modules=list(own.target_modules),
-                    base_model_name_or_path=getattr(encoder, "name_or_path", None) or None,
-                )
-                try:
-                    inject_adapter_in_model(config, encoder, adapter_name=name)
-                except ValueError as error:  # PEFT's NoMatchingPeftModuleError: no module has that name
-                    key = f"sharing.task_adapters.{name}" if name in settings.task_adapters else "sharing"
-                    raise ConfigError(f"{key}.target_modules: {error} The encoder's linear modules are named e.g. query, "
-                                      "key, value, dense; a suffix such as output.dense picks some of them.") from None
+            for name in self.adapters:  # a task's entry in task_adapters; the shared adapter keeps the section's
+                key = f"sharing.task_adapters.{name}" if name in settings.task_adapters else "sharing"
+                _inject(encoder, name, settings.adapter(name), key)
         self.train_encoder = settings.train_encoder
         self.freeze(encoder)
 
