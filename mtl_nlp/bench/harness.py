@@ -47,8 +47,8 @@ def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path,
     """(name, seed, run) for every training the benchmark needs: the multi-task run, then one run per task (per task
     named in ``baselines``, when given: a pairing that asks about one task need not retrain the other alone). Without
     ``multitask``, the baselines alone: their step counts come from replaying the sampler, not from the run itself.
-    A baseline fine-tunes the whole encoder (hard sharing) whatever the run's sharing, so every strategy is measured
-    against the same single-task models."""
+    A baseline fine-tunes the whole encoder (hard sharing, unweighted loss) whatever the run's sharing and weighting,
+    so every strategy is measured against the same single-task models."""
     jobs = []
     for seed in seeds:
         if multitask:
@@ -65,6 +65,7 @@ def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path,
             single_run.sampling = SamplingConfig()  # one task: how tasks would be mixed does not change the run
             # nor how tasks share the encoder: the baseline is the plain fine-tune a user would run for that task alone
             single_run.sharing = SharingConfig()
+            single_run.weighting = WeightingConfig()  # nor how the tasks' losses are weighted against each other
             single_run.train.adapter_learning_rate = None
             single_run.train.max_steps = steps
             single_run.train.eval_every = max(1, math.ceil(steps / evals))

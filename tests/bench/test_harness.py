@@ -42,15 +42,19 @@ def test_a_baseline_is_the_same_run_whatever_the_task_mixing(tiny_run, tmp_path)
     assert [job for _, _, job in first[1:]] == [job for _, _, job in second[1:]]
 
 
-def test_a_baseline_is_the_plain_fine_tune_whatever_the_sharing(tiny_run, tmp_path):
-    """Per-task adapters are a multi-task choice: each strategy is measured against the same single-task models."""
+def test_a_baseline_is_the_plain_fine_tune_whatever_the_sharing_and_weighting(tiny_run, tmp_path):
+    """Per-task adapters and loss weights are multi-task choices: each is measured against the same single-task
+    models."""
     sizes = {"demo_ner": 100, "demo_relation": 50, "demo_sentiment": 25}
     hard = validate_run(tiny_run(train={"max_steps": 40}))
-    lora = validate_run(tiny_run(sharing={"type": "lora", "train_encoder": True}, train={"max_steps": 40, "adapter_learning_rate": 1e-3}))
+    lora = validate_run(tiny_run(sharing={"type": "lora", "train_encoder": True}, train={"max_steps": 40, "adapter_learning_rate": 1e-3},
+                                 weighting={"weights": {"demo_relation": 2.0}}))
     first, second = (plan(run, sizes, [5], tmp_path) for run in (hard, lora))
     assert second[0][2].sharing.type == "lora" and second[0][2].train.adapter_learning_rate == 1e-3
+    assert second[0][2].weighting.weights == {"demo_relation": 2.0}
     assert [job for _, _, job in first[1:]] == [job for _, _, job in second[1:]]
-    assert all(job.sharing.type == "hard" and job.train.adapter_learning_rate is None for _, _, job in second[1:])
+    assert all(job.sharing.type == "hard" and job.train.adapter_learning_rate is None and not job.weighting.weights
+               for _, _, job in second[1:])
 
 
 def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp_path, capsys):
