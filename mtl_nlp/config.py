@@ -60,6 +60,9 @@ class TaskConfig:
     # What a relation reads (none: the type's default). Relation classification: markers (default), sentence, spans.
     # Joint extraction: spans and context (default), width, sentence.
     relation_features: list[str] | None = None
+    # Relation classification: the markers around the two spans, new special tokens ("tokens", the default) or
+    # punctuation the encoder already knows ("punct": @ head @ and # tail #).
+    entity_markers: Literal["tokens", "punct"] | None = None
     # Joint extraction: a pair takes its most likely relation type only when that type's probability reaches this
     # (SpERT's relation threshold); none: the most likely label, the negative one included.
     relation_threshold: float | None = None
@@ -111,6 +114,8 @@ class TaskConfig:
             bad("decoding", f"unknown decoding {self.decoding!r}; allowed: argmax, viterbi")
         if self.case_features is not None and not isinstance(self.case_features, bool):
             bad("case_features", f"must be true or false, got {self.case_features!r}")
+        if self.entity_markers not in (None, "tokens", "punct"):
+            bad("entity_markers", f"unknown markers {self.entity_markers!r}; allowed: tokens, punct")
         if self.pooling not in ("mean", "cls"):
             bad("pooling", f"unknown pooling {self.pooling!r}; allowed: mean, cls")
         if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 8192:

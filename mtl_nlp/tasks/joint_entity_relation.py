@@ -27,6 +27,7 @@ from mtl_nlp.tasks.base import (
     cut_by_max_length,
     in_batch,
     scored_entities,
+    unread,
     window_cases,
 )
 from mtl_nlp.windows import plan
@@ -57,7 +58,7 @@ class JointEntityRelation:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        out = []
+        out = unread(config, "entity_markers")
         if not config.entity_types:
             out.append(("entity_types", "joint extraction tags the entity types it is given: list them, e.g. [Loc, Org, Peop]"))
         features = _features(config)

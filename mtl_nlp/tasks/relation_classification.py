@@ -1,8 +1,12 @@
 """Relation classification between two marked spans of a sentence (SemEval-2010 Task 8 style, typed or not).
 
-Entity markers are added to the tokenizer as special tokens and wrap the head and tail spans; by default the head reads
-the hidden states of the two opening markers, head first, so ``works_for(A, B)`` and ``works_for(B, A)`` differ, and
-``relation_features`` adds R-BERT's sentence and entity-span features.
+Entity markers wrap the head and tail spans: by default new special tokens added to the tokenizer, or with
+``entity_markers: punct`` punctuation the encoder already knows (``@ head @`` and ``# tail #``, typed
+``@ * type * head @``, as Zhou and Chen's "improved baseline" writes them), which start from pre-trained embeddings
+instead of random ones. By default the head reads the hidden states of the two opening markers, head first, so
+``works_for(A, B)`` and ``works_for(B, A)`` differ, and ``relation_features`` adds R-BERT's sentence and entity-span
+features. Markers are found by the word they were inserted as, so punctuation in the text itself is never mistaken
+for one.
 """
 
 from __future__ import annotations
@@ -26,25 +30,48 @@ def markers(role: str, entity_type: str | None) -> tuple[str, str]:
     return f"[{role}{suffix}]", f"[/{role}{suffix}]"
 
 
-def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool) -> list[str]:
-    """The token list with markers around both spans (``end`` exclusive)."""
-    open_h, close_h = markers("E1", head.get("type") if typed else None)
-    open_t, close_t = markers("E2", tail.get("type") if typed else None)
-    before: dict[int, list[str]] = {}
-    for position, marker in ((head["end"], close_h), (tail["end"], close_t), (head["start"], open_h), (tail["start"], open_t)):
-        before.setdefault(position, []).append(marker)
+# Punctuation markers per role: the word on both sides of the span and the one on both sides of its type.
+PUNCTUATION = {"E1": ("@", "*"), "E2": ("#", "^")}
+# Where insert_markers put each marker, named as preprocess's output columns.
+SPOTS = ("head_index", "head_end", "tail_index", "tail_end")
+
+
+def marker_words(role: str, entity_type: str | None, style: str) -> tuple[list[str], list[str]]:
+    """Words before and after a span; the first word before it is the one the head reads."""
+    if style == "punct":
+        bound, around_type = PUNCTUATION[role]
+        return [bound, *([around_type, entity_type.lower(), around_type] if entity_type else [])], [bound]
+    opening, closing = markers(role, entity_type)
+    return [opening], [closing]
+
+
+def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool,
+                   style: str = "tokens") -> tuple[list[str], dict[str, int]]:
+    """The token list with markers around both spans (``end`` exclusive), and the word index of each span's first
+    opening and its closing marker (keys of ``SPOTS``)."""
+    before: dict[int, list[tuple[str | None, list[str]]]] = {}
+    for name, role, span in (("head", "E1", head), ("tail", "E2", tail)):
+        opening, closing = marker_words(role, span.get("type") if typed else None, style)
+        before.setdefault(span["end"], []).insert(0, (f"{name}_end", closing))  # closings come before openings
+        before.setdefault(span["start"], []).append((f"{name}_index", opening))
     out: list[str] = []
+    spots: dict[str, int] = {}
     for i in range(len(tokens) + 1):
-        out += before.get(i, [])
+        for spot, words in before.get(i, []):
+            spots[spot] = len(out)
+            out += words
         if i < len(tokens):
             out.append(tokens[i])
+    return out, {spot: spots[spot] for spot in SPOTS}
+
+
+def first_subwords(word_ids: list[int | None]) -> dict[int, int]:
+    """Each word's first sub-word position in an encoded row (words cut by truncation are absent)."""
+    out: dict[int, int] = {}
+    for index, word in enumerate(word_ids):
+        if word is not None:
+            out.setdefault(word, index)
     return out
-
-
-def position(ids: list[int], tokenizer: PreTrainedTokenizerBase, marker: str) -> int | None:
-    """Where ``marker`` sits in ``ids``, or None when max_length cut it off."""
-    marker_id = tokenizer.convert_tokens_to_ids(marker)
-    return ids.index(marker_id) if marker_id in ids else None
 
 
 class RelationClassification:
@@ -72,6 +99,8 @@ class RelationClassification:
         return out
 
     def special_tokens(self) -> list[str]:
+        if self.config.entity_markers == "punct":
+            return []
         types = self.config.entity_types or [None]
         return [m for t in types for role in ("E1", "E2") for m in markers(role, t)]
 
@@ -91,16 +120,15 @@ class RelationClassification:
         return None
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]:
-        words = [insert_markers(t, h, x, self.typed) for t, h, x in zip(batch["tokens"], batch["head"], batch["tail"])]
-        words = self._around_pairs(words, tokenizer)
+        style = self.config.entity_markers or "tokens"
+        marked = [insert_markers(t, h, x, self.typed, style) for t, h, x in zip(batch["tokens"], batch["head"], batch["tail"])]
+        words, spots = self._around_pairs(marked, tokenizer)
         encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.config.max_length)
-        for key in ("head_index", "head_end", "tail_index", "tail_end", "lost"):
+        for key in (*SPOTS, "lost"):
             encoded[key] = []
-        for ids, head, tail in zip(encoded["input_ids"], batch["head"], batch["tail"]):
-            found = {}
-            for role, name, span in (("E1", "head", head), ("E2", "tail", tail)):
-                opening, closing = markers(role, span.get("type") if self.typed else None)
-                found[f"{name}_index"], found[f"{name}_end"] = position(ids, tokenizer, opening), position(ids, tokenizer, closing)
+        for row, (ids, where) in enumerate(zip(encoded["input_ids"], spots)):
+            first = first_subwords(encoded.word_ids(row))
+            found = {spot: first.get(word) for spot, word in where.items()}
             # A marker cut by max_length leaves the head reading [CLS]: kept so scores stay honest, and counted.
             encoded["lost"].append(int(None in (found["head_index"], found["tail_index"])))
             for key, value in found.items():
@@ -108,18 +136,19 @@ class RelationClassification:
         encoded["labels"] = label_ids(self.labels, batch["label"])
         return encoded
 
-    def _around_pairs(self, rows: list[list[str]], tokenizer: PreTrainedTokenizerBase) -> list[list[str]]:
+    def _around_pairs(self, marked: list[tuple[list[str], dict[str, int]]],
+                      tokenizer: PreTrainedTokenizerBase) -> tuple[list[list[str]], list[dict[str, int]]]:
         """Marked sentences longer than ``max_length`` cut to a window around their pair, with context on both
-        sides; a pair that does not fit even alone is left to truncation, which ``preprocess`` counts."""
-        budget, marks = budget_of(tokenizer, self.config.max_length), set(self.special_tokens())
-        out = []
-        for words, counts in zip(rows, subword_counts(rows, tokenizer)):
+        sides, and the markers' word indices in the window; a pair that does not fit even alone is left to
+        truncation, which ``preprocess`` counts."""
+        budget = budget_of(tokenizer, self.config.max_length)
+        rows, spots = [m[0] for m in marked], [m[1] for m in marked]
+        for i, counts in enumerate(subword_counts(rows, tokenizer)):
             if sum(counts) > budget:
-                inside = [i for i, w in enumerate(words) if w in marks]
-                start, end = around(counts, inside[0], inside[-1], budget)
-                words = words[start:end]
-            out.append(words)
-        return out
+                start, end = around(counts, min(spots[i].values()), max(spots[i].values()), budget)
+                rows[i] = rows[i][start:end]
+                spots[i] = {spot: word - start for spot, word in spots[i].items()}
+        return rows, spots
 
     def counted(self) -> dict[str, str]:
         return cut_by_max_length(self.config, "example(s) with an entity marker")

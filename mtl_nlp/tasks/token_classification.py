@@ -69,7 +69,7 @@ class TokenClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return unread(config, "relation_threshold", "entity_spans", "entity_negative_weight")
+        return unread(config, "relation_threshold", "entity_spans", "entity_negative_weight", "entity_markers")
 
     def special_tokens(self) -> list[str]:
         return []

@@ -17,10 +17,35 @@ def _task(types=("PER", "ORG"), **extra) -> RelationClassification:
 def test_markers_wrap_both_spans_in_either_order():
     tokens = ["acme", "hired", "john", "smith"]
     head, tail = {"start": 2, "end": 4, "type": "PER"}, {"start": 0, "end": 1, "type": "ORG"}
-    assert insert_markers(tokens, head, tail, typed=True) == [
-        "[E2:ORG]", "acme", "[/E2:ORG]", "hired", "[E1:PER]", "john", "smith", "[/E1:PER]"
-    ]
-    assert insert_markers(tokens, head, tail, typed=False)[0] == "[E2]"
+    words, spots = insert_markers(tokens, head, tail, typed=True)
+    assert words == ["[E2:ORG]", "acme", "[/E2:ORG]", "hired", "[E1:PER]", "john", "smith", "[/E1:PER]"]
+    assert spots == {"head_index": 4, "head_end": 7, "tail_index": 0, "tail_end": 2}
+    assert insert_markers(tokens, head, tail, typed=False)[0][0] == "[E2]"
+
+
+def test_punctuation_markers_are_words_the_encoder_knows():
+    tokens = ["acme", "hired", "john"]
+    head, tail = {"start": 2, "end": 3, "type": "PER"}, {"start": 0, "end": 1, "type": "ORG"}
+    words, spots = insert_markers(tokens, head, tail, typed=True, style="punct")
+    assert words == ["#", "^", "org", "^", "acme", "#", "hired", "@", "*", "per", "*", "john", "@"]
+    assert spots == {"head_index": 7, "head_end": 12, "tail_index": 0, "tail_end": 5}
+    assert insert_markers(tokens, head, tail, typed=False, style="punct")[0] == ["#", "acme", "#", "hired", "@", "john", "@"]
+    assert _task(entity_markers="punct").special_tokens() == []
+
+
+def test_punctuation_in_the_text_is_not_taken_for_a_marker(tiny_tokenizer):
+    """The head reads the marker it inserted, not an earlier '@' or '#' of the sentence, also in a window."""
+    task = _task(types=(), entity_markers="punct", max_length=12)
+    tokens = ["@", "#"] + ["the"] * 20 + ["acme", "hired", "john", "#", "@"] + ["the"] * 20
+    batch = {"tokens": [tokens[:7], tokens], "head": [{"start": 4, "end": 5}, {"start": 24, "end": 25}],
+             "tail": [{"start": 2, "end": 3}, {"start": 22, "end": 23}], "label": ["works_for"] * 2}
+    out = task.preprocess(batch, tiny_tokenizer)
+    short = tiny_tokenizer.convert_ids_to_tokens(out["input_ids"][0])
+    assert short == ["[CLS]", "@", "#", "#", "the", "#", "the", "@", "the", "@", "the", "[SEP]"]
+    assert (out["tail_index"][0], out["tail_end"][0], out["head_index"][0], out["head_end"][0]) == (3, 5, 7, 9)
+    long = tiny_tokenizer.convert_ids_to_tokens(out["input_ids"][1])
+    assert long[out["tail_index"][1]:out["head_end"][1] + 1] == ["#", "acme", "#", "hired", "@", "john", "@"]
+    assert out["lost"] == [0, 0]
 
 
 def test_head_and_tail_indices_point_at_the_opening_markers(tiny_tokenizer):
@@ -109,3 +134,14 @@ def test_a_relation_threshold_on_a_type_that_never_reads_it_is_a_config_problem(
     for kind in (RelationClassification, TokenClassification, SequenceClassification):
         assert ("relation_threshold", "task type 'relation_classification' does not read relation_threshold; remove it") \
             in kind.config_problems(config)
+
+
+def test_entity_markers_are_checked_and_read_only_by_relation_classification():
+    from mtl_nlp.tasks.token_classification import TokenClassification
+
+    config = dataclasses.replace(_task().config, entity_markers="brackets")
+    assert [p.key for p in config.problems()] == ["entity_markers"]
+    config = dataclasses.replace(config, entity_markers="punct")
+    assert config.problems() == [] and RelationClassification.config_problems(config) == []
+    assert ("entity_markers", "task type 'relation_classification' does not read entity_markers; remove it") \
+        in TokenClassification.config_problems(config)
