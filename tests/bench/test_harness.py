@@ -47,9 +47,10 @@ def test_a_baseline_is_the_plain_fine_tune_whatever_the_sharing_and_weighting(ti
     models."""
     sizes = {"demo_ner": 100, "demo_relation": 50, "demo_sentiment": 25}
     hard = validate_run(tiny_run(train={"max_steps": 40}))
-    lora = validate_run(tiny_run(sharing={"type": "lora", "train_encoder": True}, train={"max_steps": 40, "adapter_learning_rate": 1e-3},
-                                 weighting={"weights": {"demo_relation": 2.0}}))
-    first, second = (plan(run, sizes, [5], tmp_path) for run in (hard, lora))
+    adapted_weighted = validate_run(tiny_run(sharing={"type": "lora", "train_encoder": True},
+                                             train={"max_steps": 40, "adapter_learning_rate": 1e-3},
+                                             weighting={"weights": {"demo_relation": 2.0}}))
+    first, second = (plan(run, sizes, [5], tmp_path) for run in (hard, adapted_weighted))
     assert second[0][2].sharing.type == "lora" and second[0][2].train.adapter_learning_rate == 1e-3
     assert second[0][2].weighting.weights == {"demo_relation": 2.0}
     assert [job for _, _, job in first[1:]] == [job for _, _, job in second[1:]]
