@@ -358,6 +358,9 @@ class TrainConfig:
     pack_sequences: bool | None = None  # encode batches without their padding; null: where the encoder allows it
     optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
     compile: bool = False  # torch.compile the shared encoder in place (dynamic shapes; the first steps compile)
+    # Dropout's random masks: PyTorch's own ("torch"), or "fast": drawn 64 bits at a time (mtl_nlp.dropout), 3x
+    # cheaper on a CPU, where drawing them is a tenth of a step; for SDPA's attention dropout too.
+    dropout_masks: Literal["torch", "fast"] = "torch"
     dataloader_workers: int = 0  # worker processes per task's training loader (0: batches built in the main process)
     checkpoint_every: int = 0  # steps between checkpoints in output_dir/checkpoints (0: only when stopped early)
     keep_checkpoints: int = 2
@@ -389,6 +392,8 @@ class TrainConfig:
             out.append(("keep_checkpoints", f"must be a whole number >= 1, got {self.keep_checkpoints!r}"))
         if self.optimizer not in ("adamw_fused", "adamw"):
             out.append(("optimizer", f"allowed: adamw_fused, adamw; got {self.optimizer!r}"))
+        if self.dropout_masks not in ("torch", "fast"):
+            out.append(("dropout_masks", f"allowed: torch, fast; got {self.dropout_masks!r}"))
         if self.ema_decay is not None and (isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float))
                                            or not 0 < self.ema_decay < 1):
             out.append(("ema_decay", f"must be a number between 0 and 1 such as 0.998 (or null for none), got {self.ema_decay!r}"))

@@ -23,6 +23,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from mtl_nlp.config import RunConfig, TaskConfig, TrainConfig
+from mtl_nlp.dropout import dropout_masks
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sampling import sampler_for
@@ -62,7 +63,9 @@ def meta_train(run: RunConfig) -> Path:
             batch = next(batches[task])
             batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
             labels = batch.pop("labels")
-            tasks[task].loss(model(task=task, **batch).logits, labels).backward()
+            with dropout_masks(t.dropout_masks):
+                logits = model(task=task, **batch).logits
+            tasks[task].loss(logits, labels).backward()
             optimizer.step()
             optimizer.zero_grad()
             counts[task] += 1

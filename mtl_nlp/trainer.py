@@ -25,6 +25,7 @@ from mtl_nlp.checkpoints import StopRequests, TrainingStopped, disk_full_is_an_e
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
 from mtl_nlp.data import load_split, make_loader, tokenize
+from mtl_nlp.dropout import dropout_masks
 from mtl_nlp.encoders import add_special_tokens, check_compatible, load_encoder
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.evaluation import evaluate_tasks, mean_primary
@@ -320,7 +321,8 @@ def fit(
         for task, batch in itertools.islice(batches, remaining):
             with accelerator.accumulate(model), torch.profiler.record_function(STEP):
                 labels = batch.pop("labels")
-                out = model(task=task, **batch)
+                with dropout_masks(t.dropout_masks):
+                    out = model(task=task, **batch)
                 task_loss = tasks[task].loss(out.logits, labels)
                 # The task's weight, then the sharing strategy's regulariser (soft sharing's distance, the gates' term).
                 loss = weighting(task, task_loss) + (0 if out.penalty is None else out.penalty)

@@ -312,3 +312,9 @@ def test_trust_remote_code_must_be_a_boolean_and_is_off_by_default(setup, capsys
     assert seen and all(k.get("trust_remote_code") is False for k in seen)
     run["trust_remote_code"] = "yes"
     assert "trust_remote_code: must be true or false" in _error(["train", _write_run(tmp_path, run)], capsys)
+
+
+def test_unknown_dropout_masks_name_the_choices(setup, capsys):
+    _, _, run = setup
+    run["train"]["dropout_masks"] = "quick"
+    assert "dropout_masks: allowed: torch, fast; got 'quick'" in _train(setup, capsys)

@@ -137,6 +137,19 @@ def test_speed_options_train_from_yaml(tiny_run, monkeypatch):
     assert json.loads((out / "metrics.json").read_text())["steps"] == 3
 
 
+def test_fast_dropout_masks_train_reproducibly_and_differently_from_torch_masks(tiny_run):
+    """The setting reaches the training forward pass: same seed, same weights; other masks, other weights."""
+    from safetensors.torch import load_file
+
+    def weights(masks: str, name: str) -> dict:
+        run = validate_run(tiny_run(output_dir=str(Path(tiny_run().parent) / name), train={"dropout_masks": masks, "max_steps": 2}))
+        return load_file(train(run) / "model.safetensors")
+
+    fast, again, plain = weights("fast", "a"), weights("fast", "b"), weights("torch", "c")
+    assert all(torch.equal(fast[k], again[k]) for k in fast)
+    assert not all(torch.equal(fast[k], plain[k]) for k in fast)
+
+
 def test_an_attention_kernel_the_encoder_cannot_use_is_a_config_error(tiny_run, tiny_encoder_dir):
     assert load_encoder(str(tiny_encoder_dir), attention="eager")[0].config._attn_implementation == "eager"
     with pytest.raises(ConfigError, match="attention: 'no_such_kernel'"):

@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mtl_nlp.errors import ConfigError
+
 SYSTEMS = ("ours", "ours_padded", "ours_grouped", "trainer")
 LABELS = {"ours": "mtl_nlp, default settings", "ours_padded": "mtl_nlp, train.pack_sequences: false (padded batches)",
           "ours_grouped": "mtl_nlp, train.group_by_length: true", "trainer": "transformers.Trainer, one model per task"}
@@ -30,6 +32,7 @@ OPTIONS = {
     "ours_workers": (["train.dataloader_workers=2"], "mtl_nlp, train.dataloader_workers: 2"),
     "ours_compile": (["train.compile=true"], "mtl_nlp, train.compile: true (compiling included)"),
     "ours_unfused": (["train.optimizer=adamw"], "mtl_nlp, train.optimizer: adamw (unfused, one kernel per tensor)"),
+    "ours_fast_dropout": (["train.dropout_masks=fast"], "mtl_nlp, train.dropout_masks: fast (dropout masks drawn 64 bits at a time)"),
 }
 
 
@@ -184,17 +187,18 @@ def one_epoch(run_path: str, overrides: list[str], examples: int) -> tuple:
     return run, [*base, f"train.max_steps={steps}", f"train.eval_every={steps}", *without_evaluation(run.tasks)], steps
 
 
-def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path, options: bool = False) -> dict:
+def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, out_dir: Path,
+            options: list[str] | None = None) -> dict:
     """The training comparison: every system ``rounds`` times, alternated; tokens per second, the ratio of each of
     ours to the Trainer per round, FLOP/s against the matrix-product rate, and the data path's share. ``options``
-    adds a row of our loop per setting in OPTIONS."""
+    adds a row of our loop per named setting in OPTIONS (an empty list: every one)."""
     run, base, steps = one_epoch(run_path, overrides, examples)
     grouped, padded = [*base, "train.group_by_length=true"], [*base, "train.pack_sequences=false"]
     plans = {"ours": lambda r: ours(run_path, base, out_dir / f"ours-{r}"),
              "ours_padded": lambda r: ours(run_path, padded, out_dir / f"ours_padded-{r}"),
              "ours_grouped": lambda r: ours(run_path, grouped, out_dir / f"ours_grouped-{r}"),
              "trainer": lambda r: trainer(run_path, base, out_dir / f"trainer-{r}")}
-    for name, (extra, _) in OPTIONS.items() if options else ():
+    for name, (extra, _) in chosen_options(options).items():
         plans[name] = lambda r, name=name, extra=extra: ours(run_path, [*base, *extra], out_dir / f"{name}-{r}")
     per_round: list[dict] = []
     for r in range(rounds):
@@ -203,6 +207,18 @@ def measure(run_path: str, overrides: list[str], *, examples: int, rounds: int, 
     data = {"ours": data_path(run_path, base), "ours_padded": data_path(run_path, padded),
             "ours_grouped": data_path(run_path, grouped)}
     return summarise(per_round, limit, data, run, examples, steps)
+
+
+def chosen_options(names: list[str] | None) -> dict[str, tuple[list[str], str]]:
+    """OPTIONS entries by name, with or without the ``ours_`` prefix: none for None, all for an empty list."""
+    if names is None:
+        return {}
+    keys = [n if n.startswith("ours_") else f"ours_{n}" for n in names] or list(OPTIONS)
+    unknown = [n for n, k in zip(names, keys) if k not in OPTIONS]
+    if unknown:
+        raise ConfigError(f"--options: unknown {', '.join(unknown)}; "
+                          f"choose from {', '.join(k.removeprefix('ours_') for k in OPTIONS)}")
+    return {k: OPTIONS[k] for k in keys}
 
 
 def summarise(per_round: list[dict], limit: dict, data: dict, run, examples: int, steps: int) -> dict:
