@@ -358,7 +358,7 @@ class TrainConfig:
     pack_sequences: bool | None = None  # encode batches without their padding; null: where the encoder allows it
     optimizer: Literal["adamw_fused", "adamw"] = "adamw_fused"  # fused AdamW (one kernel per step, also on CPU), as Trainer's default
     compile: bool = False  # torch.compile the shared encoder in place (dynamic shapes; the first steps compile)
-    # Dropout's random masks: PyTorch's own ("torch"), or "fast": drawn 64 bits at a time (mtl_nlp.dropout), 3x
+    # Dropout's random masks: PyTorch's own ("torch"), or "fast": drawn 64 bits at a time (mtl_nlp.dropout),
     # cheaper on a CPU, where drawing them is a tenth of a step; for SDPA's attention dropout too.
     dropout_masks: Literal["torch", "fast"] = "torch"
     dataloader_workers: int = 0  # worker processes per task's training loader (0: batches built in the main process)
