@@ -49,7 +49,7 @@ def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool,
                    style: str = "tokens") -> tuple[list[str], dict[str, int]]:
     """The token list with markers around both spans (``end`` exclusive), and the word index of each span's first
     opening and its closing marker (keys of ``SPOTS``)."""
-    before: dict[int, list[tuple[str | None, list[str]]]] = {}
+    before: dict[int, list[tuple[str, list[str]]]] = {}
     for name, role, span in (("head", "E1", head), ("tail", "E2", tail)):
         opening, closing = marker_words(role, span.get("type") if typed else None, style)
         before.setdefault(span["end"], []).insert(0, (f"{name}_end", closing))  # closings come before openings
