@@ -98,3 +98,19 @@ def test_meta_training_uses_the_optimizer_the_run_names(tiny_encoder_dir, demo_d
         })
         meta_train(validate_run(run))
         assert made.pop() is fused
+
+
+def test_meta_training_draws_the_dropout_masks_the_run_names(tiny_encoder_dir, demo_dir, tmp_path, monkeypatch):
+    import mtl_nlp.meta
+    from conftest import write_yaml
+
+    kinds, real = [], mtl_nlp.meta.dropout_masks
+    monkeypatch.setattr(mtl_nlp.meta, "dropout_masks", lambda kind: kinds.append(kind) or real(kind))
+    for masks in ("torch", "fast"):
+        run = write_yaml(tmp_path / f"{masks}.yaml", {
+            "encoder": str(tiny_encoder_dir), "tasks": [str(REPO / "task_configs" / "demo_ner.yaml")], "data_dir": str(demo_dir),
+            "output_dir": str(tmp_path / masks), "meta": {"inner_steps": 1},
+            "train": {"max_steps": 1, "batch_size": 4, "dropout_masks": masks},
+        })
+        meta_train(validate_run(run))
+        assert kinds.pop() == masks
