@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--texts", type=int, default=800, help="SemEval dev sentences served")
     parser.add_argument("--serving-steps", type=int, default=300, help="training steps of the served model before timing (0: none)")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
-    parser.add_argument("--options", nargs="*", metavar="NAME", help="also time our loop with these settings (none named: all)")
+    parser.add_argument("--options", nargs="*", metavar="NAME", help="also time our loop with these settings (a wrong name lists them; none named: all)")
     parser.add_argument("--parts", nargs="+", choices=["training", "serving", "profile", "huge_pages"], default=["training", "serving"],
                         help="profile: where our step's time goes (torch.profiler); huge_pages: THP_MEM_ALLOC_ENABLE off/on")
     parser.add_argument("--warmup", type=int, default=6, help="profiled steps left out at the start (kernel set-up)")
