@@ -148,3 +148,20 @@ def test_another_runs_record_lends_the_baselines_this_run_would_train_exactly_so
     assert set(merged["runs"]) == {"multitask", "single-demo_ner", "single-demo_relation"}
     assert merged["runs"]["multitask"]["1"]["dev"]["demo_ner"]["primary"] == 0.7
     assert merged["summary"]["demo_ner"]["single_dev"] == [0.4, 0.0] and "single_dev" not in merged["summary"]["demo_sentiment"]
+
+
+def test_the_readme_summary_record_is_what_the_shipped_four_task_yaml_trains():
+    """The README's summary table is the harness's record of all_benchmarks.yaml as shipped: a change to the YAML
+    needs a new record (or the old one's overrides), and the README must name the record it quotes."""
+    import re
+
+    from conftest import REPO
+    from mtl_nlp.bench.harness import same_run
+
+    readme = (REPO / "README.md").read_text()
+    summary = readme[readme.index("### Summary: one model for all four benchmarks"):]
+    folder = re.search(r"^Record: `(benchmarks/[^`]+)/`", summary, re.MULTILINE).group(1)
+    record = json.loads((REPO / folder / "results.json").read_text())
+    assert same_run(record["run"], validate_run(REPO / "task_configs" / "runs" / "all_benchmarks.yaml", check_files=False))
+    mean, _ = record["summary"]["semeval2010_task8"]["multitask_dev"]
+    assert f"{100 * mean:.2f} ±" in summary.split("\n\n")[1]  # the table quotes this record's SemEval mean
