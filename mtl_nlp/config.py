@@ -63,6 +63,10 @@ class TaskConfig:
     # Relation classification: the markers around the two spans, new special tokens ("tokens", the default) or
     # punctuation the encoder already knows ("punct": @ head @ and # tail #).
     entity_markers: Literal["tokens", "punct"] | None = None
+    # Relation classification: training also reads every pair the other way round, head and tail swapped and the
+    # label's direction reversed (SemEval's "(e1,e2)" <-> "(e2,e1)"; a label without one, such as Other, is taken as
+    # undirected and kept): twice the training pairs, dev and test as they are. None: off.
+    swapped_pairs: bool | None = None
     # Joint extraction: a pair takes its most likely relation type only when that type's probability reaches this
     # (SpERT's relation threshold); none: the most likely label, the negative one included.
     relation_threshold: float | None = None
@@ -114,6 +118,8 @@ class TaskConfig:
             bad("decoding", f"unknown decoding {self.decoding!r}; allowed: argmax, viterbi")
         if self.case_features is not None and not isinstance(self.case_features, bool):
             bad("case_features", f"must be true or false, got {self.case_features!r}")
+        if self.swapped_pairs is not None and not isinstance(self.swapped_pairs, bool):
+            bad("swapped_pairs", f"must be true or false, got {self.swapped_pairs!r}")
         if self.entity_markers not in (None, "tokens", "punct"):
             bad("entity_markers", f"unknown markers {self.entity_markers!r}; allowed: tokens, punct")
         if self.pooling not in ("mean", "cls"):

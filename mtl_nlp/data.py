@@ -50,6 +50,15 @@ def load_split(config: TaskConfig, task: Task, split: str, data_dir: str | Path)
     return ds
 
 
+def training_rows(ds: datasets.Dataset, task: Task, name: str) -> datasets.Dataset:
+    """The train split as ``task`` trains on it (``Task.for_training``), with any rows it adds said in the log."""
+    out = task.for_training(ds)
+    if len(out) != len(ds) and PartialState().is_main_process:
+        logger.info(f"{name}/train: {len(ds)} examples read, {len(out)} trained on ({len(out) - len(ds):+d} from the "
+                    f"task's settings, e.g. swapped_pairs)")
+    return out
+
+
 def _load_hub(config: TaskConfig, task: Task, split: str) -> datasets.Dataset:
     try:
         ds = datasets.load_dataset(config.hub, config.hub_config, split=HUB_SPLITS[split])

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.data import load_split, tokenize
+from mtl_nlp.data import load_split, tokenize, training_rows
 from mtl_nlp.errors import DataFormatError
 from mtl_nlp.tasks import build_task
 
@@ -47,6 +47,19 @@ def test_what_max_length_still_cuts_is_counted_in_the_log(tmp_path, tiny_tokeniz
     with caplog.at_level(logging.WARNING):
         tokenize(load_split(config, task, "train", tmp_path), task, tiny_tokenizer, "sst2/train")
     assert "sst2/train: 1 text(s) cut by max_length=8" in caplog.text
+
+
+def test_rows_a_task_adds_for_training_are_counted_in_the_log(tmp_path, caplog):
+    (tmp_path / "train.txt").write_text('1\t"The <e1>smoke</e1> came from a <e2>fire</e2>."\nCause-Effect(e2,e1)\n'
+                                        "Comment:\n\n")
+    config = TaskConfig(name="sem", type="relation_classification", format="semeval", files={"train": "train.txt"},
+                        labels=["Other", "Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)"], metric="semeval2010_task8",
+                        negative_label="Other", swapped_pairs=True)
+    task = build_task(config)
+    with caplog.at_level(logging.INFO):
+        out = training_rows(load_split(config, task, "train", tmp_path), task, "sem")
+    assert out["label"] == ["Cause-Effect(e2,e1)", "Cause-Effect(e1,e2)"]
+    assert "sem/train: 1 examples read, 2 trained on (+1 from the task's settings, e.g. swapped_pairs)" in caplog.text
 
 
 def test_hub_dataset_offline_says_to_use_local_files(tmp_path):

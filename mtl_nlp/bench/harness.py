@@ -217,10 +217,14 @@ def environment() -> dict:
 
 
 def train_sizes(run: RunConfig) -> dict[str, int]:
-    from mtl_nlp.data import load_split
+    from mtl_nlp.data import load_split, training_rows
     from mtl_nlp.tasks import build_task
 
-    return {t.name: len(load_split(t, build_task(t), "train", run.data_dir_for(t.name))) for t in run.tasks}
+    sizes = {}
+    for config in run.tasks:
+        task = build_task(config)
+        sizes[config.name] = len(training_rows(load_split(config, task, "train", run.data_dir_for(config.name)), task, config.name))
+    return sizes
 
 
 def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str,

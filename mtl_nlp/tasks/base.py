@@ -40,6 +40,9 @@ class Task(Protocol):
 
     def preprocess(self, batch: dict[str, list], tokenizer: PreTrainedTokenizerBase) -> dict[str, list]: ...
 
+    def for_training(self, ds: Any) -> Any:
+        """The train split as the task trains on it (a ``datasets.Dataset``; ``as_read`` for most tasks)."""
+
     def counted(self) -> dict[str, str]:
         """Each count column ``preprocess`` returns, with the warning its total over a split gets (``{n}`` in it)."""
 
@@ -77,6 +80,11 @@ def unread(config: TaskConfig, *keys: str) -> list[tuple[str, str]]:
 def cut_by_max_length(config: TaskConfig, units: str) -> dict[str, str]:
     """The ``lost`` entry of a task's ``counted``: ``units`` that ``max_length`` cut off."""
     return {"lost": f"{{n}} {units} cut by max_length={config.max_length}; raise the task's max_length to keep them"}
+
+
+def as_read(ds: Any) -> Any:
+    """The ``for_training`` of a task that trains on its examples as read."""
+    return ds
 
 
 def only(pieces: list) -> Any:

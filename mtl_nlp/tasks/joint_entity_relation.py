@@ -22,6 +22,7 @@ from mtl_nlp.heads import PAIR_FEATURES, EntityPairHead
 from mtl_nlp.spans import subword_span
 from mtl_nlp.tasks.base import (
     IGNORE_INDEX,
+    as_read,
     case_collator,
     cross_entropy,
     cut_by_max_length,
@@ -58,7 +59,7 @@ class JointEntityRelation:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        out = unread(config, "entity_markers")
+        out = unread(config, "entity_markers", "swapped_pairs")
         if not config.entity_types:
             out.append(("entity_types", "joint extraction tags the entity types it is given: list them, e.g. [Loc, Org, Peop]"))
         features = _features(config)
@@ -147,6 +148,8 @@ class JointEntityRelation:
             out["too_wide"] = (f"{{n}} gold entit(ies) wider than entity_spans={self.config.entity_spans} words, which the "
                                f"span classifier never proposes; raise the task's entity_spans to find them")
         return out
+
+    for_training = staticmethod(as_read)
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
         collate = JointCollator(tokenizer)

@@ -6,13 +6,14 @@ Entity markers wrap the head and tail spans: by default new special tokens added
 instead of random ones. By default the head reads the hidden states of the two opening markers, head first, so
 ``works_for(A, B)`` and ``works_for(B, A)`` differ, and ``relation_features`` adds R-BERT's sentence and entity-span
 features. Markers are found by the word they were inserted as, so punctuation in the text itself is never mistaken
-for one.
+for one. ``swapped_pairs`` also trains on every pair the other way round, its label's direction reversed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import datasets
 import torch
 from torch import nn
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
@@ -32,6 +33,8 @@ def markers(role: str, entity_type: str | None) -> tuple[str, str]:
 
 # Punctuation markers per role: the word on both sides of the span and the one on both sides of its type.
 PUNCTUATION = {"E1": ("@", "*"), "E2": ("#", "^")}
+# A label's direction, as SemEval writes it: Cause-Effect(e1,e2) and Cause-Effect(e2,e1).
+DIRECTIONS = ("(e1,e2)", "(e2,e1)")
 # Where insert_markers put each marker, named as preprocess's output columns.
 SPOTS = ("head_index", "head_end", "tail_index", "tail_end")
 
@@ -65,6 +68,19 @@ def insert_markers(tokens: list[str], head: dict, tail: dict, typed: bool,
     return out, {spot: spots[spot] for spot in SPOTS}
 
 
+def reversed_label(label: str) -> str:
+    """The label of the same pair read the other way round: the direction swapped; a label without one is kept."""
+    for this, other in (DIRECTIONS, DIRECTIONS[::-1]):
+        if label.endswith(this):
+            return label[: -len(this)] + other
+    return label
+
+
+def swapped(row: dict) -> dict:
+    """``row``'s pair with head and tail swapped and its label reversed (a ``datasets.map`` function)."""
+    return {"head": row["tail"], "tail": row["head"], "label": reversed_label(row["label"])}
+
+
 def first_subwords(word_ids: list[int | None]) -> dict[int, int]:
     """Each word's first sub-word position in an encoded row (words cut by truncation are absent)."""
     out: dict[int, int] = {}
@@ -93,6 +109,11 @@ class RelationClassification:
         out = unread(config, "relation_threshold", "case_features", "entity_spans", "entity_negative_weight")
         if config.metric == "relation_f1" and not config.negative_label:
             out.append(("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation"))
+        if config.swapped_pairs and all(isinstance(x, str) for x in config.labels):
+            missing = sorted({reversed_label(x) for x in config.labels} - set(config.labels))
+            if missing:
+                out.append(("swapped_pairs", f"a swapped pair would take a label the task does not list: {missing}; "
+                                             "add them to labels or set swapped_pairs: false"))
         features = _features(config)
         if not isinstance(features, list) or not features or not set(features) <= set(RELATION_FEATURES) or len(set(features)) != len(features):
             out.append(("relation_features", f"must list some of {', '.join(RELATION_FEATURES)} once each, got {features!r}"))
@@ -149,6 +170,13 @@ class RelationClassification:
                 rows[i] = rows[i][start:end]
                 spots[i] = {spot: word - start for spot, word in spots[i].items()}
         return rows, spots
+
+    def for_training(self, ds: datasets.Dataset) -> datasets.Dataset:
+        """With ``swapped_pairs``, every pair twice: as read, then head and tail swapped with the label reversed, so
+        the head learns what the direction of a relation looks like from both sides."""
+        if not self.config.swapped_pairs:
+            return ds
+        return datasets.concatenate_datasets([ds, ds.map(swapped, desc=f"{self.config.name}: swapped pairs")])
 
     def counted(self) -> dict[str, str]:
         return cut_by_max_length(self.config, "example(s) with an entity marker")

@@ -11,7 +11,16 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 from mtl_nlp.answers import write_labels
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import SequenceHead
-from mtl_nlp.tasks.base import argmax_labels, cross_entropy, cut_by_max_length, label_ids, only, scored_labels, unread
+from mtl_nlp.tasks.base import (
+    argmax_labels,
+    as_read,
+    cross_entropy,
+    cut_by_max_length,
+    label_ids,
+    only,
+    scored_labels,
+    unread,
+)
 
 
 class SequenceClassification:
@@ -29,7 +38,7 @@ class SequenceClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return unread(config, "relation_threshold", "case_features", "entity_spans", "entity_negative_weight", "entity_markers")
+        return unread(config, "relation_threshold", "case_features", "entity_spans", "entity_negative_weight", "entity_markers", "swapped_pairs")
 
     def special_tokens(self) -> list[str]:
         return []
@@ -63,6 +72,7 @@ class SequenceClassification:
         return argmax_labels(logits, self.labels)
 
     merge = staticmethod(only)  # one row per example
+    for_training = staticmethod(as_read)
 
     def text_inputs(self, words: list[str], text: str) -> dict[str, list]:
         return {"text": [text], "label": [self.labels[0]]}

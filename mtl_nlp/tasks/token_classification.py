@@ -14,6 +14,7 @@ from mtl_nlp.decoding import best_tags
 from mtl_nlp.heads import TokenHead
 from mtl_nlp.tasks.base import (
     IGNORE_INDEX,
+    as_read,
     case_collator,
     cross_entropy,
     cut_by_max_length,
@@ -69,7 +70,7 @@ class TokenClassification:
     @staticmethod
     def config_problems(config: TaskConfig) -> list[tuple[str, str]]:
         """(key, message) for settings this task type cannot work with."""
-        return unread(config, "relation_threshold", "entity_spans", "entity_negative_weight", "entity_markers")
+        return unread(config, "relation_threshold", "entity_spans", "entity_negative_weight", "entity_markers", "swapped_pairs")
 
     def special_tokens(self) -> list[str]:
         return []
@@ -104,6 +105,8 @@ class TokenClassification:
 
     def counted(self) -> dict[str, str]:
         return cut_by_max_length(self.config, "word(s)")  # never: windows read every word
+
+    for_training = staticmethod(as_read)
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
         collate = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)

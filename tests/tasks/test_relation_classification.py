@@ -145,3 +145,34 @@ def test_entity_markers_are_checked_and_read_only_by_relation_classification():
     assert config.problems() == [] and RelationClassification.config_problems(config) == []
     assert ("entity_markers", "task type 'relation_classification' does not read entity_markers; remove it") \
         in TokenClassification.config_problems(config)
+
+
+def _semeval_like(**extra) -> RelationClassification:
+    config = TaskConfig(name="sem", type="relation_classification", labels=["Other", "Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)"],
+                        metric="semeval2010_task8", negative_label="Other", files={"train": "x"}, **extra)
+    return RelationClassification(config)
+
+
+def test_swapped_pairs_train_on_every_pair_both_ways_with_the_direction_reversed():
+    import datasets
+
+    rows = {"tokens": [["smoke", "from", "fire"], ["a", "b", "c"]], "head": [{"start": 0, "end": 1}, {"start": 0, "end": 1}],
+            "tail": [{"start": 2, "end": 3}, {"start": 2, "end": 3}], "label": ["Cause-Effect(e2,e1)", "Other"]}
+    ds = datasets.Dataset.from_dict(rows)
+    assert _semeval_like().for_training(ds) is ds  # off by default
+    out = _semeval_like(swapped_pairs=True).for_training(ds)
+    assert out["label"] == ["Cause-Effect(e2,e1)", "Other", "Cause-Effect(e1,e2)", "Other"]
+    assert out["head"][2] == {"start": 2, "end": 3} and out["tail"][2] == {"start": 0, "end": 1}
+    assert out["tokens"] == rows["tokens"] * 2
+
+
+def test_swapped_pairs_need_each_directed_labels_reverse_and_a_relation_task():
+    from mtl_nlp.tasks.sequence_classification import SequenceClassification
+
+    config = dataclasses.replace(_semeval_like().config, swapped_pairs=True, labels=["Other", "Cause-Effect(e1,e2)"])
+    problems = RelationClassification.config_problems(config)
+    assert [key for key, _ in problems] == ["swapped_pairs"] and "Cause-Effect(e2,e1)" in problems[0][1]
+    assert RelationClassification.config_problems(_semeval_like(swapped_pairs=True).config) == []
+    assert [p.key for p in dataclasses.replace(config, swapped_pairs="yes").problems()] == ["swapped_pairs"]
+    assert ("swapped_pairs", "task type 'relation_classification' does not read swapped_pairs; remove it") \
+        in SequenceClassification.config_problems(config)
