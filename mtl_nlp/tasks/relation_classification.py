@@ -110,10 +110,7 @@ class RelationClassification:
         if config.metric == "relation_f1" and not config.negative_label:
             out.append(("negative_label", "relation_f1 excludes the negative class: name it, e.g. negative_label: no_relation"))
         if config.swapped_pairs and all(isinstance(x, str) for x in config.labels):
-            missing = sorted({reversed_label(x) for x in config.labels} - set(config.labels))
-            if missing:
-                out.append(("swapped_pairs", f"a swapped pair would take a label the task does not list: {missing}; "
-                                             "add them to labels or set swapped_pairs: false"))
+            out += _swap_problems(config.labels)
         features = _features(config)
         if not isinstance(features, list) or not features or not set(features) <= set(RELATION_FEATURES) or len(set(features)) != len(features):
             out.append(("relation_features", f"must list some of {', '.join(RELATION_FEATURES)} once each, got {features!r}"))
@@ -214,6 +211,20 @@ class RelationClassification:
 
     def references(self, batch: dict[str, list]) -> list[str]:
         return [str(v) for v in batch["label"]]
+
+
+def _swap_problems(labels: list[str]) -> list[tuple[str, str]]:
+    """A label set ``swapped_pairs`` cannot reverse: no label names its direction (a plain ``works_for`` would keep
+    its name for the reversed pair), or a direction's counterpart is missing."""
+    if not any(label.endswith(DIRECTIONS) for label in labels):
+        return [("swapped_pairs", f"needs labels that name their direction as {DIRECTIONS[0]} / {DIRECTIONS[1]}, as "
+                                  f"SemEval's do; none of {labels} does, so a swapped pair would keep a label whose "
+                                  "direction it reverses. Remove swapped_pairs")]
+    missing = sorted({reversed_label(x) for x in labels} - set(labels))
+    if missing:
+        return [("swapped_pairs", f"a swapped pair would take a label the task does not list: {missing}; add them to "
+                                  "labels or remove swapped_pairs")]
+    return []
 
 
 def _features(config: TaskConfig) -> list[str]:

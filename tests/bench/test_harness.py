@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mtl_nlp.bench.harness import merge_reports, plan, task_steps, write_report
+from mtl_nlp.bench.harness import merge_reports, plan, task_steps, train_sizes, write_report
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.validation import validate_run
 from scripts_loader import benchmark_main
@@ -24,6 +24,21 @@ def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path
     assert [name for name, _, _ in only] == ["multitask", "single-demo_relation"] and only[1][2] == jobs[2][2]
     alone = plan(run, sizes, [5], tmp_path, baselines=["demo_relation"], multitask=False)  # joined later by --merge
     assert [(name, job) for name, _, job in alone] == [("single-demo_relation", jobs[2][2])]
+
+
+def test_the_sizes_the_sampler_is_replayed_with_count_the_pairs_a_task_adds(tmp_path):
+    from mtl_nlp.config import load_run
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "semeval2010_task8").mkdir()
+    (tmp_path / "semeval2010_task8" / "train.txt").write_bytes((repo / "tests" / "assets" / "semeval_sample.txt").read_bytes())
+    yaml = repo / "task_configs" / "semeval2010_task8.yaml"
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text(f"encoder: x\ntasks: [{yaml}]\ndata_dir: {tmp_path}\n")
+    as_read, _ = load_run(run_yaml)
+    swapped, problems = load_run(run_yaml, ["task.semeval2010_task8.swapped_pairs=true"])
+    assert problems == [] and train_sizes(as_read) == {"semeval2010_task8": 3}
+    assert train_sizes(swapped) == {"semeval2010_task8": 6}  # what the trainer's sampler will see
 
 
 def test_a_benchmark_that_trains_nothing_is_refused(tiny_run, tmp_path, capsys):

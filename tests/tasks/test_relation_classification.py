@@ -173,6 +173,8 @@ def test_swapped_pairs_need_each_directed_labels_reverse_and_a_relation_task():
     problems = RelationClassification.config_problems(config)
     assert [key for key, _ in problems] == ["swapped_pairs"] and "Cause-Effect(e2,e1)" in problems[0][1]
     assert RelationClassification.config_problems(_semeval_like(swapped_pairs=True).config) == []
+    undirected = RelationClassification.config_problems(dataclasses.replace(_task().config, swapped_pairs=True))
+    assert [key for key, _ in undirected] == ["swapped_pairs"] and "name their direction" in undirected[0][1]
     assert [p.key for p in dataclasses.replace(config, swapped_pairs="yes").problems()] == ["swapped_pairs"]
     assert ("swapped_pairs", "task type 'relation_classification' does not read swapped_pairs; remove it") \
         in SequenceClassification.config_problems(config)
