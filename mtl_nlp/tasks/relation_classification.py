@@ -12,8 +12,8 @@ for one. ``swapped_pairs`` also trains on every pair the other way round, its la
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import torch
 from torch import nn
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
@@ -23,6 +23,9 @@ from mtl_nlp.config import TaskConfig
 from mtl_nlp.heads import RELATION_FEATURES, SpanPairHead
 from mtl_nlp.tasks.base import argmax_labels, cross_entropy, cut_by_max_length, label_ids, only, scored_labels, unread
 from mtl_nlp.windows import around, budget_of, subword_counts
+
+if TYPE_CHECKING:  # serving never loads datasets (tests/test_predict.py)
+    import datasets
 
 
 def markers(role: str, entity_type: str | None) -> tuple[str, str]:
@@ -173,6 +176,8 @@ class RelationClassification:
         the head learns what the direction of a relation looks like from both sides."""
         if not self.config.swapped_pairs:
             return ds
+        import datasets
+
         return datasets.concatenate_datasets([ds, ds.map(swapped, desc=f"{self.config.name}: swapped pairs")])
 
     def counted(self) -> dict[str, str]:
