@@ -50,12 +50,22 @@ def load_split(config: TaskConfig, task: Task, split: str, data_dir: str | Path)
     return ds
 
 
-def training_rows(ds: datasets.Dataset, task: Task, name: str) -> datasets.Dataset:
-    """The train split as ``task`` trains on it (``Task.for_training``), with any rows it adds said in the log."""
-    out = task.for_training(ds)
-    if len(out) != len(ds) and PartialState().is_main_process:
-        logger.info(f"{name}/train: {len(ds)} examples read, {len(out)} trained on ({len(out) - len(ds):+d} from the "
-                    f"task's settings, e.g. swapped_pairs)")
+def training_split(config: TaskConfig, task: Task, data_dir: str | Path, *, examples: int | None = None,
+                   seed: int = 0) -> datasets.Dataset:
+    """What a task trains on, for the trainer and for the benchmark that replays its sampler alike: the train split,
+    a seeded random ``examples`` of it (``train.max_train_examples``; all without), then the rows the task adds
+    (``Task.for_training``), each change said in the log."""
+    split = load_split(config, task, "train", data_dir)
+    main = PartialState().is_main_process
+    if examples is not None and examples < len(split):
+        if main:
+            logger.info(f"{config.name}: training on {examples} of {len(split)} examples (train.max_train_examples, "
+                        f"seed {seed})")
+        split = split.shuffle(seed=seed).select(range(examples))
+    out = task.for_training(split)
+    if len(out) != len(split) and main:
+        logger.info(f"{config.name}/train: {len(split)} examples read, {len(out)} trained on "
+                    f"({len(out) - len(split):+d} from the task's settings, e.g. swapped_pairs)")
     return out
 
 

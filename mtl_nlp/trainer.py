@@ -24,7 +24,7 @@ from mtl_nlp import averaging
 from mtl_nlp.checkpoints import StopRequests, TrainingStopped, disk_full_is_an_error, inject_fault, save_checkpoint
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
-from mtl_nlp.data import load_split, make_loader, tokenize, training_rows
+from mtl_nlp.data import load_split, make_loader, tokenize, training_split
 from mtl_nlp.dropout import dropout_masks
 from mtl_nlp.encoders import add_special_tokens, check_compatible, load_encoder
 from mtl_nlp.errors import ConfigError
@@ -58,19 +58,10 @@ def read_data(run: RunConfig, tasks: dict[str, Task]) -> dict[str, tuple]:
     raw = {}
     for name, task in tasks.items():
         config = run.task(name)
-        train = subset(load_split(config, task, "train", run.data_dir_for(name)), run.train.max_train_examples, run.train.seed, name)
-        train = training_rows(train, task, name)
+        train = training_split(config, task, run.data_dir_for(name), examples=run.train.max_train_examples, seed=run.train.seed)
         raw[name] = (train, load_split(config, task, "dev", run.data_dir_for(name)))
         logger.info(f"{name}: {len(raw[name][0])} train, {0 if raw[name][1] is None else len(raw[name][1])} dev examples")
     return raw
-
-
-def subset(split, size: int | None, seed: int, name: str):
-    """A seeded random ``size`` examples of ``split`` (all of it without a size), said in the log."""
-    if size is None or size >= len(split):
-        return split
-    logger.info(f"{name}: training on {size} of {len(split)} examples (train.max_train_examples, seed {seed})")
-    return split.shuffle(seed=seed).select(range(size))
 
 
 def prepare_data(

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from mtl_nlp.config import TaskConfig
-from mtl_nlp.data import load_split, tokenize, training_rows
+from mtl_nlp.data import load_split, tokenize, training_split
 from mtl_nlp.errors import DataFormatError
 from mtl_nlp.tasks import build_task
 
@@ -57,7 +57,7 @@ def test_rows_a_task_adds_for_training_are_counted_in_the_log(tmp_path, caplog):
                         negative_label="Other", swapped_pairs=True)
     task = build_task(config)
     with caplog.at_level(logging.INFO):
-        out = training_rows(load_split(config, task, "train", tmp_path), task, "sem")
+        out = training_split(config, task, tmp_path)
     assert out["label"] == ["Cause-Effect(e2,e1)", "Cause-Effect(e1,e2)"]
     assert "sem/train: 1 examples read, 2 trained on (+1 from the task's settings, e.g. swapped_pairs)" in caplog.text
 

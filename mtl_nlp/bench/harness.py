@@ -217,14 +217,11 @@ def environment() -> dict:
 
 
 def train_sizes(run: RunConfig) -> dict[str, int]:
-    from mtl_nlp.data import load_split, training_rows
+    from mtl_nlp.data import training_split
     from mtl_nlp.tasks import build_task
 
-    sizes = {}
-    for config in run.tasks:
-        task = build_task(config)
-        sizes[config.name] = len(training_rows(load_split(config, task, "train", run.data_dir_for(config.name)), task, config.name))
-    return sizes
+    return {t.name: len(training_split(t, build_task(t), run.data_dir_for(t.name), examples=run.train.max_train_examples,
+                                       seed=run.train.seed)) for t in run.tasks}
 
 
 def run_benchmark(run: RunConfig, *, seeds: list[int], out_dir: Path, test_dir: str | None, single: bool, command: str,

@@ -81,14 +81,13 @@ def task_rows(run, config, tokenizer):
     """The seeded subset of a task's training split the run trains on, tokenized by the task (cached by datasets)."""
     from accelerate import PartialState
 
-    from mtl_nlp.data import load_split, tokenize
+    from mtl_nlp.data import tokenize, training_split
     from mtl_nlp.tasks import build_task
-    from mtl_nlp.trainer import subset
 
     PartialState()  # reading and tokenizing log through Accelerate, which a process that has trained nothing lacks
     task = build_task(config)
-    raw = subset(load_split(config, task, "train", run.data_dir_for(config.name)), run.train.max_train_examples,
-                 run.train.seed, config.name)
+    raw = training_split(config, task, run.data_dir_for(config.name), examples=run.train.max_train_examples,
+                         seed=run.train.seed)
     return task, tokenize(raw, task, tokenizer, f"{config.name}/train")
 
 

@@ -26,7 +26,7 @@ def test_single_task_baselines_get_the_batches_their_task_got(tiny_run, tmp_path
     assert [(name, job) for name, _, job in alone] == [("single-demo_relation", jobs[2][2])]
 
 
-def test_the_sizes_the_sampler_is_replayed_with_count_the_pairs_a_task_adds(tmp_path):
+def test_the_sizes_the_sampler_is_replayed_with_are_the_rows_the_trainer_trains_on(tmp_path):
     from mtl_nlp.config import load_run
 
     repo = Path(__file__).resolve().parents[2]
@@ -39,6 +39,8 @@ def test_the_sizes_the_sampler_is_replayed_with_count_the_pairs_a_task_adds(tmp_
     swapped, problems = load_run(run_yaml, ["task.semeval2010_task8.swapped_pairs=true"])
     assert problems == [] and train_sizes(as_read) == {"semeval2010_task8": 3}
     assert train_sizes(swapped) == {"semeval2010_task8": 6}  # what the trainer's sampler will see
+    fewer, _ = load_run(run_yaml, ["task.semeval2010_task8.swapped_pairs=true", "train.max_train_examples=2"])
+    assert train_sizes(fewer) == {"semeval2010_task8": 4}  # the trainer's seeded subset, then its swapped pairs
 
 
 def test_a_benchmark_that_trains_nothing_is_refused(tiny_run, tmp_path, capsys):
