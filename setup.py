@@ -33,5 +33,5 @@ setup(
         # Browser tests drive Debian's chromium (apt-get install chromium) through Playwright; no browser download.
         "dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100", "gradio>=5.0", "playwright>=1.45"],
     },
-    entry_points={"console_scripts": ["mtl-nlp=mtl_nlp.cli:main"]},
+    entry_points={"console_scripts": ["mtl-nlp=mtl_nlp.cli:entry"]},
 )

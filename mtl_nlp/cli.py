@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from mtl_nlp.allocator import preload_jemalloc
 from mtl_nlp.errors import ConfigError, DataFormatError
 
 
@@ -248,6 +249,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-size", type=int, default=300)
     p.set_defaults(func=cmd_demo_data)
     return parser
+
+
+def entry() -> int:
+    """The ``mtl-nlp`` command: first jemalloc if ``MTL_NLP_ALLOCATOR`` asks for it (mtl_nlp.allocator), then the
+    subcommand."""
+    preload_jemalloc()
+    return main()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,3 +92,17 @@ def demo_model(tmp_path_factory) -> tuple[Path, Path]:
     out = root / "out"
     assert main(["train", str(REPO / "task_configs" / "runs" / "demo.yaml"), "--data-dir", str(data), f"output_dir={out}"]) == 0
     return out, data
+
+
+@pytest.fixture
+def jemalloc() -> str:
+    """The installed jemalloc library; skipped where there is none, except when MTL_NLP_REQUIRE_JEMALLOC=1 (set by
+    .ci/run, which installs it)."""
+    from mtl_nlp.allocator import find_jemalloc
+
+    library = find_jemalloc()
+    if library is None:
+        if os.environ.get("MTL_NLP_REQUIRE_JEMALLOC") == "1":
+            pytest.fail("MTL_NLP_REQUIRE_JEMALLOC=1 but jemalloc is not installed (apt-get install libjemalloc2)")
+        pytest.skip("no jemalloc here (apt-get install libjemalloc2); .ci/run installs it")
+    return library

@@ -1,0 +1,33 @@
+import os
+
+import pytest
+
+import mtl_nlp.allocator
+from mtl_nlp.bench.allocator import allocator_table, measure_allocator
+from mtl_nlp.bench.speed import write
+
+
+def test_both_allocators_train_at_once_each_pinned_and_the_table_compares_them(jemalloc, tiny_run, demo_dir, tmp_path):
+    result = measure_allocator(str(tiny_run()), [f"data_dir={demo_dir}"], steps=4, eval_every=2, rounds=2,
+                               out_dir=tmp_path / "al", malloc_conf="narenas:2")
+    first, second = result["rounds_raw"]
+    # what each child really ran with (LD_PRELOAD took effect), one thread pinned to a core, swapped in round two
+    assert {name: first[name]["jemalloc_loaded"] for name in first} == {"glibc": False, "jemalloc": True}
+    assert (first["glibc"]["malloc_conf"], first["jemalloc"]["malloc_conf"]) == (None, "narenas:2")
+    assert first["glibc"]["core"] != first["jemalloc"]["core"]
+    assert (second["glibc"]["core"], second["jemalloc"]["core"]) == (first["jemalloc"]["core"], first["glibc"]["core"])
+    assert len({os.getpid(), *(r[name]["pid"] for r in (first, second) for name in r)}) == 5
+    for name, setting in result["settings"].items():
+        assert first[name]["steps"] == 4 and first[name]["eval_seconds"] > 0  # the run evaluated, and that time is apart
+        assert setting["seconds_per_step"] == (first[name]["seconds"] / 4 + second[name]["seconds"] / 4) / 2
+    assert result["speedup_jemalloc"] == pytest.approx(sum(r["glibc"]["seconds"] / r["jemalloc"]["seconds"] for r in (first, second)) / 2)
+    peaks = {name: max(r[name]["peak_memory_bytes"] for r in (first, second)) for name in first}
+    assert result["memory_ratio_jemalloc"] == peaks["jemalloc"] / peaks["glibc"] and peaks["glibc"] > 2**20
+    markdown = write({"command": "x", "allocator": result}, tmp_path / "out")
+    assert allocator_table(result) in markdown and "| jemalloc |" in markdown and "`narenas:2`" in markdown
+
+
+def test_a_machine_without_jemalloc_is_told_how_to_install_it(monkeypatch, tiny_run, demo_dir, tmp_path):
+    monkeypatch.setattr(mtl_nlp.allocator, "JEMALLOC_PATHS", (str(tmp_path / "missing.so"),))
+    with pytest.raises(FileNotFoundError, match="apt install libjemalloc2"):
+        measure_allocator(str(tiny_run()), [f"data_dir={demo_dir}"], steps=4, eval_every=2, rounds=1, out_dir=tmp_path)
