@@ -8,7 +8,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from mtl_nlp.allocator import preload_jemalloc
 from mtl_nlp.cli import run_command
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.validation import validate_run
@@ -57,5 +56,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    preload_jemalloc()  # first: MTL_NLP_ALLOCATOR=jemalloc (mtl_nlp.allocator)
     sys.exit(main(sys.argv[1:]))
