@@ -1,8 +1,7 @@
 """Training and serving speed beside plain Transformers, side by side in one run (ratios, never absolute times).
 Training: our loop against one transformers.Trainer per task on the same examples and settings, FLOP/s against the
 matrix-product rate, the data path's share. Serving: our pipeline against three single-task models on the same texts.
-Profile: where our step's time goes. Huge pages: THP_MEM_ALLOC_ENABLE off and on. Allocator: a long run with
-evaluations under glibc's malloc and jemalloc at once. Writes speed.json, speed.md:
+Profile: where our step's time goes. Huge pages: THP_MEM_ALLOC_ENABLE off and on. Writes speed.json, speed.md:
     python scripts/benchmark_speed.py task_configs/runs/benchmark.yaml --data-dir ../shared/data --out benchmarks/cpu-2core-speed
 """
 
@@ -25,18 +24,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--serving-steps", type=int, default=300, help="training steps of the served model before timing (0: none)")
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds of every system")
     parser.add_argument("--options", nargs="*", metavar="NAME", help="also time our loop with these settings (a wrong name lists them; none named: all)")
-    parser.add_argument("--parts", nargs="+", choices=["training", "serving", "profile", "huge_pages", "allocator"], default=["training", "serving"],
-                        help="profile: where our step's time goes (torch.profiler); huge_pages: THP_MEM_ALLOC_ENABLE off/on; "
-                             "allocator: glibc against jemalloc over --allocator-steps with evaluations")
+    parser.add_argument("--parts", nargs="+", choices=["training", "serving", "profile", "huge_pages"], default=["training", "serving"],
+                        help="profile: where our step's time goes (torch.profiler); huge_pages: THP_MEM_ALLOC_ENABLE off/on")
     parser.add_argument("--warmup", type=int, default=6, help="profiled steps left out at the start (kernel set-up)")
-    parser.add_argument("--allocator-steps", type=int, default=1200, help="training steps of each allocator's run")
-    parser.add_argument("--allocator-eval-every", type=int, default=400, help="steps between its evaluations")
-    parser.add_argument("--allocator-conf", default="", help="jemalloc's MALLOC_CONF in that comparison (default: its own defaults)")
     parser.add_argument("--out", default="outputs/benchmark-speed")
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from mtl_nlp.bench.allocator import measure_allocator
         from mtl_nlp.bench.huge_pages import measure_huge_pages
         from mtl_nlp.bench.profile import measure_profile
         from mtl_nlp.bench.serving import measure_serving
@@ -55,10 +49,6 @@ def main(argv: list[str]) -> int:
             result["profile"] = measure_profile(args.run, overrides, examples=args.examples, warmup=args.warmup, out_dir=out)
         if "huge_pages" in args.parts:
             result["huge_pages"] = measure_huge_pages(args.run, overrides, examples=args.examples, rounds=args.rounds, out_dir=out)
-        if "allocator" in args.parts:
-            result["allocator"] = measure_allocator(args.run, overrides, steps=args.allocator_steps,
-                                                    eval_every=args.allocator_eval_every, rounds=args.rounds, out_dir=out,
-                                                    malloc_conf=args.allocator_conf)
         print(write(result, out))
         return 0
 

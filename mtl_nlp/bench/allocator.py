@@ -1,5 +1,5 @@
 """A long training run with evaluations under glibc's malloc and under jemalloc, side by side
-(``scripts/benchmark_speed.py --parts allocator``).
+(``scripts/benchmark_allocator.py``).
 
 A long CPU run holds more and more memory under glibc (the four-task run: 2.3 GiB resident fresh, 4 GiB after a few
 thousand steps, with a jump after each evaluation, whose batches of 128 free buffers of other sizes than training's).
@@ -116,3 +116,12 @@ def allocator_table(result: dict) -> str:
     lines += ["", f"jemalloc against glibc: {result['speedup_jemalloc']:.2f}x the training speed ({rounds} by round), "
               f"{result['memory_ratio_jemalloc']:.2f}x the peak resident memory."]
     return "\n".join(lines) + "\n"
+
+
+def write(result: dict, out_dir: Path) -> str:
+    """allocator.json and allocator.md (the command and the table); returns the Markdown."""
+    text = f"Command: `{result['command']}`\n\n" + allocator_table(result)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "allocator.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "allocator.md").write_text(text)
+    return text

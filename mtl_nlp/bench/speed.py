@@ -275,9 +275,8 @@ def table(result: dict) -> str:
 
 
 def write(result: dict, out_dir: Path) -> str:
-    """speed.json and speed.md (the training, serving, profile, huge-pages and allocator tables, whichever were
-    measured); returns the Markdown."""
-    from mtl_nlp.bench.allocator import allocator_table
+    """speed.json and speed.md (the training, serving, profile and huge-pages tables, whichever were measured); returns
+    the Markdown."""
     from mtl_nlp.bench.huge_pages import huge_pages_table
     from mtl_nlp.bench.profile import profile_table
     from mtl_nlp.bench.serving import serving_table
@@ -291,8 +290,6 @@ def write(result: dict, out_dir: Path) -> str:
         parts += ["Where the training step's time goes:", "", profile_table(result["profile"])]
     if "huge_pages" in result:
         parts += ["Large tensors on huge pages:", "", huge_pages_table(result["huge_pages"])]
-    if "allocator" in result:
-        parts += ["A long run under two memory allocators:", "", allocator_table(result["allocator"])]
     text = "\n".join(parts)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "speed.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -3,8 +3,7 @@ import os
 import pytest
 
 import mtl_nlp.allocator
-from mtl_nlp.bench.allocator import allocator_table, measure_allocator
-from mtl_nlp.bench.speed import write
+from mtl_nlp.bench.allocator import allocator_table, measure_allocator, write
 
 
 def test_both_allocators_train_at_once_each_pinned_and_the_table_compares_them(jemalloc, tiny_run, demo_dir, tmp_path):
@@ -23,8 +22,9 @@ def test_both_allocators_train_at_once_each_pinned_and_the_table_compares_them(j
     assert result["speedup_jemalloc"] == pytest.approx(sum(r["glibc"]["seconds"] / r["jemalloc"]["seconds"] for r in (first, second)) / 2)
     peaks = {name: max(r[name]["peak_memory_bytes"] for r in (first, second)) for name in first}
     assert result["memory_ratio_jemalloc"] == peaks["jemalloc"] / peaks["glibc"] and peaks["glibc"] > 2**20
-    markdown = write({"command": "x", "allocator": result}, tmp_path / "out")
+    markdown = write({"command": "x", **result}, tmp_path / "out")
     assert allocator_table(result) in markdown and "| jemalloc |" in markdown and "`narenas:2`" in markdown
+    assert (tmp_path / "out" / "allocator.md").read_text() == markdown and (tmp_path / "out" / "allocator.json").is_file()
 
 
 def test_a_machine_without_jemalloc_is_told_how_to_install_it(monkeypatch, tiny_run, demo_dir, tmp_path):
