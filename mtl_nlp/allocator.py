@@ -8,22 +8,21 @@ until more rounds agree. Debian and Ubuntu install jemalloc with ``apt install l
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import sys
-from pathlib import Path
 
 SETTING = "MTL_NLP_ALLOCATOR"
 # jemalloc keeps every page it has freed for reuse (no decay) and puts buffers of 8 MiB and more in its usual arenas
 # (its oversize arena would hand them back at once): with its own defaults it gave freed pages back and faulted them in
 # again every step, tens of thousands of page faults a second, and trained slower than glibc.
 MALLOC_CONF = "oversize_threshold:1,dirty_decay_ms:-1,muzzy_decay_ms:-1"
-JEMALLOC_PATHS = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-                  "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2")
 
 
 def find_jemalloc() -> str | None:
-    """The first jemalloc shared library installed in a usual place, or None."""
-    return next((p for p in JEMALLOC_PATHS if Path(p).is_file()), None)
+    """jemalloc's library name as the dynamic loader knows it (``libjemalloc.so.2``, which ``LD_PRELOAD`` accepts),
+    or None where it is not installed."""
+    return ctypes.util.find_library("jemalloc")
 
 
 def preload_jemalloc() -> None:
@@ -37,7 +36,7 @@ def preload_jemalloc() -> None:
         return
     library = find_jemalloc()
     if library is None:
-        sys.exit(f"error: {SETTING}=jemalloc, but jemalloc is not installed where mtl_nlp looks for it "
-                 f"({', '.join(JEMALLOC_PATHS)}). Install it (Debian, Ubuntu: apt install libjemalloc2), or unset {SETTING}")
+        sys.exit(f"error: {SETTING}=jemalloc, but the dynamic loader finds no jemalloc library. Install it (Debian, "
+                 f"Ubuntu: apt install libjemalloc2), or unset {SETTING}")
     env = {"MALLOC_CONF": MALLOC_CONF, **os.environ, "LD_PRELOAD": ":".join(p for p in (library, preloaded) if p)}
     os.execve(sys.executable, sys.orig_argv, env)

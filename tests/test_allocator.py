@@ -44,13 +44,13 @@ def test_nothing_runs_again_by_default_for_glibc_or_once_preloaded(case, jemallo
     assert execs == []
 
 
-def test_an_unknown_setting_or_a_missing_library_is_a_clear_error(execs, monkeypatch, tmp_path):
+def test_an_unknown_setting_or_a_missing_library_is_a_clear_error(execs, monkeypatch):
     monkeypatch.setenv(SETTING, "tcmalloc")
     with pytest.raises(SystemExit, match="MTL_NLP_ALLOCATOR='tcmalloc': use system .* or jemalloc"):
         preload_jemalloc()
     monkeypatch.setenv(SETTING, "jemalloc")
-    monkeypatch.setattr(mtl_nlp.allocator, "JEMALLOC_PATHS", (str(tmp_path / "libjemalloc.so.2"),))
-    with pytest.raises(SystemExit, match="jemalloc is not installed .*apt install libjemalloc2"):
+    monkeypatch.setattr(mtl_nlp.allocator.ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(SystemExit, match="finds no jemalloc library.*apt install libjemalloc2"):
         preload_jemalloc()
     assert execs == []
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mtl_nlp.allocator import SETTING, find_jemalloc
+from mtl_nlp.allocator import find_jemalloc
 
 ALLOCATORS = ("glibc", "jemalloc")
 
@@ -28,8 +28,7 @@ def measure_allocator(run_path: str, overrides: list[str], *, steps: int, eval_e
     jemalloc with ``malloc_conf`` as its ``MALLOC_CONF`` (empty: jemalloc's own defaults)."""
     library = find_jemalloc()
     if library is None:
-        raise FileNotFoundError("jemalloc is not installed where mtl_nlp.allocator looks for it; on Debian or Ubuntu: "
-                                "apt install libjemalloc2")
+        raise FileNotFoundError("the dynamic loader finds no jemalloc library; on Debian or Ubuntu: apt install libjemalloc2")
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         raise RuntimeError("the allocator comparison runs both allocators at once, on a core each: it needs two cores")
@@ -53,7 +52,7 @@ def measure_allocator(run_path: str, overrides: list[str], *, steps: int, eval_e
 def start(run_path: str, overrides: list[str], out_dir: Path, core: int, preload: str | None,
           malloc_conf: str) -> subprocess.Popen:
     """One training in a fresh process on ``core`` with one thread, jemalloc preloaded when ``preload`` names it."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", SETTING: "jemalloc" if preload else "system"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for name in ("LD_PRELOAD", "MALLOC_CONF"):
         env.pop(name, None)
     if preload:

@@ -28,6 +28,6 @@ def test_both_allocators_train_at_once_each_pinned_and_the_table_compares_them(j
 
 
 def test_a_machine_without_jemalloc_is_told_how_to_install_it(monkeypatch, tiny_run, demo_dir, tmp_path):
-    monkeypatch.setattr(mtl_nlp.allocator, "JEMALLOC_PATHS", (str(tmp_path / "missing.so"),))
+    monkeypatch.setattr(mtl_nlp.allocator.ctypes.util, "find_library", lambda name: None)
     with pytest.raises(FileNotFoundError, match="apt install libjemalloc2"):
         measure_allocator(str(tiny_run()), [f"data_dir={demo_dir}"], steps=4, eval_every=2, rounds=1, out_dir=tmp_path)
