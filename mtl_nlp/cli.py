@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from mtl_nlp.allocator import preload_jemalloc
 from mtl_nlp.errors import ConfigError, DataFormatError
@@ -252,10 +254,16 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def entry() -> int:
-    """The ``mtl-nlp`` command: first jemalloc if ``MTL_NLP_ALLOCATOR`` asks for it (mtl_nlp.allocator), then the
+    """The ``mtl-nlp`` command: first the memory allocator (jemalloc where installed; mtl_nlp.allocator), then the
     subcommand."""
     preload_jemalloc()
     return main()
+
+
+def run_script(script_main: Callable[[list[str]], int]) -> NoReturn:
+    """A training script's ``__main__``: first the memory allocator, as ``mtl-nlp``, then ``script_main(sys.argv[1:])``."""
+    preload_jemalloc()
+    sys.exit(script_main(sys.argv[1:]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from mtl_nlp import averaging
+from mtl_nlp.allocator import allocator_in_use, allocator_note
 from mtl_nlp.checkpoints import StopRequests, TrainingStopped, disk_full_is_an_error, inject_fault, save_checkpoint
 from mtl_nlp.checkpoints import resolve as resolve_checkpoint
 from mtl_nlp.config import RunConfig
@@ -191,6 +192,7 @@ def train(run: RunConfig) -> Path:
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(run.train.seed)
+    logger.info(allocator_note())
     tasks = {t.name: build_task(t) for t in run.tasks}
     raw = read_data(run, tasks)
     encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code, run.attention)
@@ -374,6 +376,7 @@ def fit(
         "steps": log.step,
         "processes": accelerator.num_processes,
         "peak_memory_bytes": peak.bytes,
+        "allocator": allocator_in_use(),
         "sharing": sharing_report(),
         "run": _plain_run(run),
     }

@@ -5,10 +5,9 @@ with --variants, one multi-task run per variant of the run YAML; with --merge, o
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
-from mtl_nlp.cli import run_command
+from mtl_nlp.cli import run_command, run_script
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.validation import validate_run
 
@@ -56,4 +55,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_script(main)  # jemalloc first, where installed (mtl_nlp.allocator)

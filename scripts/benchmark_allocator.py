@@ -1,5 +1,6 @@
 """A long training run with evaluations under glibc's malloc and under jemalloc at the same time, each pinned to a
-core of its own with one thread, the cores swapped each round (ratios from one run). Writes allocator.json and .md:
+core of its own with one thread, the cores swapped each round, or with --alternate one after another with every core
+(ratios from one run). Writes allocator.json and .md:
     python scripts/benchmark_allocator.py task_configs/runs/all_benchmarks.yaml --data-dir ../shared/data --rounds 2 \\
         --conf oversize_threshold:1,dirty_decay_ms:-1,muzzy_decay_ms:-1 --out outputs/benchmark-allocator
 """
@@ -20,6 +21,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--eval-every", type=int, default=400, help="steps between its evaluations")
     parser.add_argument("--conf", default="", help="jemalloc's MALLOC_CONF (default: jemalloc's own defaults)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, the cores swapped between them")
+    parser.add_argument("--alternate", action="store_true",
+                        help="one after another, each with every core (A B, B A, ...), instead of one core each at once")
     parser.add_argument("--out", default="outputs/benchmark-allocator")
     args = parser.parse_args(argv)
 
@@ -27,7 +30,8 @@ def main(argv: list[str]) -> int:
         from mtl_nlp.bench.allocator import measure_allocator, write
 
         result = measure_allocator(args.run, [*args.overrides, f"data_dir={args.data_dir}"], steps=args.steps,
-                                   eval_every=args.eval_every, rounds=args.rounds, out_dir=Path(args.out), malloc_conf=args.conf)
+                                   eval_every=args.eval_every, rounds=args.rounds, out_dir=Path(args.out), malloc_conf=args.conf,
+                                   alternate=args.alternate)
         print(write({"command": "python scripts/benchmark_allocator.py " + " ".join(argv), **result}, Path(args.out)))
         return 0
 

@@ -89,3 +89,17 @@ def test_train_evaluate_predict_round_trip(tiny_run, demo_dir, tmp_path, capsys)
 def test_predict_without_input_is_a_clear_error(tiny_run, capsys):
     assert main(["predict", "somewhere"]) == 2
     assert "give --text TEXT" in capsys.readouterr().err
+
+
+def test_the_command_and_training_scripts_settle_the_allocator_before_anything_runs(monkeypatch):
+    import mtl_nlp.cli
+
+    calls = []
+    monkeypatch.setattr(mtl_nlp.cli, "preload_jemalloc", lambda: calls.append("allocator"))
+    monkeypatch.setattr(mtl_nlp.cli, "main", lambda argv=None: calls.append(("main", argv)) or 0)
+    monkeypatch.setattr(mtl_nlp.cli.sys, "argv", ["scripts/train.py", "run.yaml", "train.max_steps=3"])
+    assert mtl_nlp.cli.entry() == 0
+    with pytest.raises(SystemExit) as info:
+        mtl_nlp.cli.run_script(lambda argv: calls.append(("script", argv)) or 3)
+    assert info.value.code == 3
+    assert calls == ["allocator", ("main", None), "allocator", ("script", ["run.yaml", "train.max_steps=3"])]

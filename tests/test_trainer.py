@@ -6,6 +6,7 @@ import pytest
 import torch
 from accelerate import Accelerator
 
+from mtl_nlp.allocator import allocator_in_use
 from mtl_nlp.encoders import add_special_tokens, load_encoder
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.modeling import MultiTaskModel
@@ -28,6 +29,7 @@ def test_two_steps_change_every_trainable_parameter(tiny_run):
     assert unchanged == []
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["steps"] == 2 and set(summary["dev"]) == {"demo_ner", "demo_sentiment"}
+    assert summary["allocator"] == allocator_in_use()  # recorded: it changes a CPU run's speed and memory
 
 
 def test_heads_may_learn_faster_and_norms_skip_weight_decay(tiny_encoder_dir):
