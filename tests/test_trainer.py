@@ -1,4 +1,5 @@
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -30,6 +31,12 @@ def test_two_steps_change_every_trainable_parameter(tiny_run):
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["steps"] == 2 and set(summary["dev"]) == {"demo_ner", "demo_sentiment"}
     assert summary["allocator"] == allocator_in_use()  # recorded: it changes a CPU run's speed and memory
+
+
+def test_a_run_names_its_memory_allocator_in_the_log(tiny_run, caplog):
+    with caplog.at_level(logging.INFO):
+        train(validate_run(tiny_run(train={"max_steps": 1, "eval_every": 1})))
+    assert f"memory allocator: {allocator_in_use()}" in caplog.text
 
 
 def test_heads_may_learn_faster_and_norms_skip_weight_decay(tiny_encoder_dir):

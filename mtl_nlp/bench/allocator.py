@@ -44,7 +44,8 @@ def measure_allocator(run_path: str, overrides: list[str], *, steps: int, eval_e
     per_round = []
     for r in range(rounds):
         if alternate:
-            per_round.append({name: finish(launch(name, r, cores), name) for name in ALLOCATORS[::-1 if r % 2 else 1]})
+            order = ALLOCATORS if r % 2 == 0 else ALLOCATORS[::-1]
+            per_round.append({name: finish(launch(name, r, cores), name) for name in order})
         else:
             children = {name: launch(name, r, [cores[(i + r) % 2]]) for i, name in enumerate(ALLOCATORS)}
             per_round.append({name: finish(child, name) for name, child in children.items()})
