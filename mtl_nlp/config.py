@@ -373,6 +373,9 @@ class TrainConfig:
     # Evaluate and keep an exponential moving average of the weights, moved 1 - decay towards them each step after
     # warm-up (e.g. 0.998: about the last 500 steps); null: the weights as trained.
     ema_decay: float | None = None
+    # Layer-wise learning-rate decay: the encoder's top layer at learning_rate, each layer below at this times the one
+    # above, the embeddings lowest (e.g. 0.9); null: one rate for the whole encoder.
+    layer_lr_decay: float | None = None
 
     def __post_init__(self) -> None:
         if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
@@ -403,6 +406,9 @@ class TrainConfig:
         if self.ema_decay is not None and (isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float))
                                            or not 0 < self.ema_decay < 1):
             out.append(("ema_decay", f"must be a number between 0 and 1 such as 0.998 (or null for none), got {self.ema_decay!r}"))
+        if self.layer_lr_decay is not None and (isinstance(self.layer_lr_decay, bool) or not isinstance(self.layer_lr_decay, (int, float))
+                                                or not 0 < self.layer_lr_decay <= 1):
+            out.append(("layer_lr_decay", f"must be a number in (0, 1] such as 0.9 (or null for none), got {self.layer_lr_decay!r}"))
         if not _positive_int(self.length_window):
             out.append(("length_window", f"must be a whole number of batches >= 1, got {self.length_window!r}"))
         for key in ("compile", "group_by_length", "pack_sequences"):

@@ -33,6 +33,7 @@ from mtl_nlp.evaluation import evaluate_tasks, mean_primary
 from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.launch import cpu_processes
+from mtl_nlp.layer_decay import layer_index, layer_scale
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.packing import check_packing
@@ -83,16 +84,17 @@ def prepare_data(
 
 def make_optimizer(
     model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float, adapter_learning_rate: float | None = None,
-    fused: bool = False,
+    fused: bool = False, layer_lr_decay: float | None = None,
 ):
     """AdamW without weight decay on biases and norms; heads, and the sharing strategy's task parameters (adapters,
-    task copies, gates), may learn faster than the pretrained encoder. ``fused`` updates every parameter of a group
-    in one kernel (CPU and GPU); it needs floating-point parameters on one kind of device, as here."""
+    task copies, gates), may learn faster than the pretrained encoder, whose lower layers may learn slower
+    (``layer_lr_decay``, mtl_nlp.layer_decay). ``fused`` updates every parameter of a group in one kernel (CPU and
+    GPU); it needs floating-point parameters on one kind of device, as here."""
+    named = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
+    layers = 1 + max((layer_index(name) for name, _ in named if name.startswith("encoder.")), default=-1)
     groups: dict[tuple[float, float], list] = defaultdict(list)
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        lr = learning_rate
+    for name, param in named:
+        lr = learning_rate * layer_scale(name, layers, layer_lr_decay)
         if name.startswith("heads."):
             lr = head_learning_rate
         elif adapter_learning_rate and (name.startswith("sharing.") or ".lora_" in name):
@@ -260,7 +262,10 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     if t.compile:  # in place, so parameter names (checkpoints, saved weights) stay those of the plain encoder
         model.encoder.compile(dynamic=True)
     optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
-                               t.adapter_learning_rate, fused=t.optimizer == "adamw_fused")
+                               t.adapter_learning_rate, fused=t.optimizer == "adamw_fused", layer_lr_decay=t.layer_lr_decay)
+    if t.layer_lr_decay is not None:
+        logger.info(f"layer-wise learning-rate decay {t.layer_lr_decay}: the encoder's top layer trains at {t.learning_rate}, "
+                    "each layer below at that times the one above, the embeddings lowest")
     if list(weighting.parameters()):
         optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process

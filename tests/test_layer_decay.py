@@ -1,0 +1,49 @@
+import json
+import logging
+
+import pytest
+
+from mtl_nlp.config import TaskConfig
+from mtl_nlp.encoders import load_encoder
+from mtl_nlp.errors import ConfigError
+from mtl_nlp.layer_decay import layer_index, layer_scale
+from mtl_nlp.modeling import MultiTaskModel
+from mtl_nlp.trainer import make_optimizer, train
+from mtl_nlp.validation import validate_run
+
+
+def test_each_layer_down_trains_at_decay_times_the_one_above():
+    names = {"encoder.encoder.layer.5.output.dense.weight": 1.0, "encoder.encoder.layer.4.attention.self.query.weight": 0.5,
+             "encoder.encoder.layer.0.intermediate.dense.bias": 0.5 ** 5, "encoder.embeddings.word_embeddings.weight": 0.5 ** 6,
+             "encoder.pooler.dense.weight": 1.0, "encoder.layers.3.mlp.fc1.weight": 0.25}
+    for name, scale in names.items():
+        assert layer_scale(name, 6, 0.5) == pytest.approx(scale), name
+        assert layer_scale(name, 6, None) == 1.0
+    assert [layer_index(n) for n in names] == [5, 4, 0, -1, -1, 3]
+
+
+def test_the_optimizer_gives_encoder_layers_their_rates_and_heads_their_own(tiny_encoder_dir):
+    encoder, _ = load_encoder(str(tiny_encoder_dir))  # two layers
+    task = TaskConfig(name="s", type="sequence_classification", labels=["a", "b"], metric="accuracy", files={"train": "x"})
+    model = MultiTaskModel.from_encoder(encoder, [task])
+    optimizer = make_optimizer(model, 1e-4, 1e-3, 0.01, layer_lr_decay=0.5)
+    rate = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    for name, param in model.named_parameters():
+        expected = (1e-3 if name.startswith("heads.") else 2.5e-5 if ".embeddings." in name
+                    else 5e-5 if ".layer.0." in name else 1e-4)
+        assert rate[id(param)] == pytest.approx(expected), name
+    assert {g["lr"] for g in make_optimizer(model, 1e-4, 1e-3, 0.01).param_groups} == {1e-4, 1e-3}
+
+
+def test_a_run_with_layer_decay_trains_logs_and_records_it(tiny_run, caplog):
+    with caplog.at_level(logging.INFO):
+        out = train(validate_run(tiny_run(train={"max_steps": 1, "eval_every": 1, "layer_lr_decay": 0.8})))
+    assert "layer-wise learning-rate decay 0.8" in caplog.text
+    assert json.loads((out / "metrics.json").read_text())["run"]["train"]["layer_lr_decay"] == 0.8
+    assert "layer-wise learning-rate decay | 0.8" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, "high"])
+def test_layer_decay_must_be_a_fraction(tiny_run, value):
+    with pytest.raises(ConfigError, match="layer_lr_decay"):
+        validate_run(tiny_run(train={"layer_lr_decay": value}))
