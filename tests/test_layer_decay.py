@@ -3,6 +3,7 @@ import logging
 
 import pytest
 
+import mtl_nlp.trainer
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.encoders import load_encoder
 from mtl_nlp.errors import ConfigError
@@ -35,9 +36,12 @@ def test_the_optimizer_gives_encoder_layers_their_rates_and_heads_their_own(tiny
     assert {g["lr"] for g in make_optimizer(model, 1e-4, 1e-3, 0.01).param_groups} == {1e-4, 1e-3}
 
 
-def test_a_run_with_layer_decay_trains_logs_and_records_it(tiny_run, caplog):
+def test_a_run_with_layer_decay_trains_with_it_logs_and_records_it(tiny_run, caplog, monkeypatch):
+    made, real = [], mtl_nlp.trainer.make_optimizer
+    monkeypatch.setattr(mtl_nlp.trainer, "make_optimizer", lambda *a, **kw: made.append(kw.get("layer_lr_decay")) or real(*a, **kw))
     with caplog.at_level(logging.INFO):
         out = train(validate_run(tiny_run(train={"max_steps": 1, "eval_every": 1, "layer_lr_decay": 0.8})))
+    assert made == [0.8]
     assert "layer-wise learning-rate decay 0.8" in caplog.text
     assert json.loads((out / "metrics.json").read_text())["run"]["train"]["layer_lr_decay"] == 0.8
     assert "layer-wise learning-rate decay | 0.8" in (out / "README.md").read_text()
