@@ -89,15 +89,16 @@ def test_meta_training_uses_the_optimizer_the_run_names(tiny_encoder_dir, demo_d
     from conftest import write_yaml
 
     made, real = [], mtl_nlp.trainer.make_optimizer
-    monkeypatch.setattr(mtl_nlp.trainer, "make_optimizer", lambda *a, **kw: made.append(kw.get("fused")) or real(*a, **kw))
-    for optimizer, fused in (("adamw_fused", True), ("adamw", False)):
+    monkeypatch.setattr(mtl_nlp.trainer, "make_optimizer",
+                        lambda *a, **kw: made.append((kw.get("fused"), kw.get("layer_lr_decay"))) or real(*a, **kw))
+    for optimizer, fused, layer_decay in (("adamw_fused", True, None), ("adamw", False, 0.7)):
         run = write_yaml(tmp_path / f"{optimizer}.yaml", {
             "encoder": str(tiny_encoder_dir), "tasks": [str(REPO / "task_configs" / "demo_ner.yaml")], "data_dir": str(demo_dir),
             "output_dir": str(tmp_path / optimizer), "meta": {"inner_steps": 1},
-            "train": {"max_steps": 1, "batch_size": 4, "optimizer": optimizer},
+            "train": {"max_steps": 1, "batch_size": 4, "optimizer": optimizer, "layer_lr_decay": layer_decay},
         })
         meta_train(validate_run(run))
-        assert made.pop() is fused
+        assert made.pop() == (fused, layer_decay)
 
 
 def test_meta_training_draws_the_dropout_masks_the_run_names(tiny_encoder_dir, demo_dir, tmp_path, monkeypatch):
