@@ -51,3 +51,17 @@ def test_a_run_with_layer_decay_trains_with_it_logs_and_records_it(tiny_run, cap
 def test_layer_decay_must_be_a_fraction(tiny_run, value):
     with pytest.raises(ConfigError, match="layer_lr_decay"):
         validate_run(tiny_run(train={"layer_lr_decay": value}))
+
+
+def test_an_encoder_without_numbered_layers_is_named_in_a_warning(tiny_encoder_dir, caplog, monkeypatch):
+    encoder, _ = load_encoder(str(tiny_encoder_dir))
+    task = TaskConfig(name="s", type="sequence_classification", labels=["a", "b"], metric="accuracy", files={"train": "x"})
+    model = MultiTaskModel.from_encoder(encoder, [task])
+    monkeypatch.setattr(mtl_nlp.trainer, "layer_index", lambda name: -1)  # as for an encoder whose blocks are named otherwise
+    with caplog.at_level(logging.WARNING):
+        make_optimizer(model, 1e-4, 1e-3, 0.01, layer_lr_decay=0.5)
+    assert "no encoder parameter is named like a numbered layer" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        make_optimizer(model, 1e-4, 1e-3, 0.01)
+    assert "numbered layer" not in caplog.text
