@@ -93,7 +93,8 @@ def make_optimizer(
     GPU); it needs floating-point parameters on one kind of device, as here."""
     named = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
     layers = 1 + max((layer_index(name) for name, _ in named if name.startswith("encoder.")), default=-1)
-    if layer_lr_decay is not None and layers == 0:
+    trains_encoder = any(name.startswith("encoder.") for name, _ in named)
+    if layer_lr_decay is not None and trains_encoder and layers == 0:
         # the standard logger: this also runs outside an Accelerate state (make_optimizer is a plain function)
         logging.getLogger(__name__).warning(
             "train.layer_lr_decay: no encoder parameter is named like a numbered layer (`.layer.N.` or `.layers.N.`), "

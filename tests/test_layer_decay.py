@@ -65,3 +65,7 @@ def test_an_encoder_without_numbered_layers_is_named_in_a_warning(tiny_encoder_d
     with caplog.at_level(logging.WARNING):
         make_optimizer(model, 1e-4, 1e-3, 0.01)
     assert "numbered layer" not in caplog.text
+    model.encoder.requires_grad_(False)  # a frozen encoder trains at no rate: nothing to warn about
+    with caplog.at_level(logging.WARNING):
+        make_optimizer(model, 1e-4, 1e-3, 0.01, layer_lr_decay=0.5)
+    assert "numbered layer" not in caplog.text
