@@ -187,7 +187,10 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(results: dict[str, dict[int, dict]], tasks: list[str], test: bool) -> dict[str, dict]:
-    """Per task: the multi-task and single-task primary metric over seeds (mean, std) and their difference."""
+    """Per task: the multi-task and single-task primary metric over seeds (mean, std) and their difference, for the
+    kept checkpoints and for the last evaluation (``*_dev_last``). The multi-task run keeps one checkpoint by the
+    tasks' mean dev score, a baseline its own best, which favours the baseline; at the last evaluation neither is
+    chosen on dev."""
     out = {}
     for task in tasks:
         row = {}
@@ -200,11 +203,17 @@ def summarise(results: dict[str, dict[int, dict]], tasks: list[str], test: bool)
                 if values:
                     row[f"{kind}_{split}"] = mean_std(values)
                     row[f"{kind}_{split}_seeds"] = len(values)
+            last = [r["history"][-1]["dev"][task]["primary"] for r in results[name].values()
+                    if r.get("history") and task in r["history"][-1]["dev"]]
+            if last:
+                row[f"{kind}_dev_last"] = mean_std(last)
+                row[f"{kind}_dev_last_seeds"] = len(last)
             row[f"{kind}_seconds"] = statistics.fmean(r["train_seconds"] for r in results[name].values())
             row[f"{kind}_tokens_per_second"] = statistics.fmean(r["train_tokens_per_second"] for r in results[name].values())
             row[f"{kind}_parameters"] = next(iter(results[name].values()))["trainable_parameters"]
-        if "multitask_dev" in row and "single_dev" in row:
-            row["difference_dev"] = row["multitask_dev"][0] - row["single_dev"][0]
+        for key in ("dev", "dev_last"):
+            if f"multitask_{key}" in row and f"single_{key}" in row:
+                row[f"difference_{key}"] = row[f"multitask_{key}"][0] - row[f"single_{key}"][0]
         out[task] = row
     return out
 

@@ -60,8 +60,33 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
             " / ".join(_number(row.get(f"{kind}_tokens_per_second")) for kind in ("multitask", "single")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += last_evaluation_table(report)
     lines += ["", f"Command: `{report['command']}`", ""]
     return "\n".join(lines)
+
+
+def last_evaluation_table(report: dict) -> list[str]:
+    """The same comparison at every run's last evaluation, where no checkpoint was chosen on dev (empty for
+    records without learning curves)."""
+    seeds = len(report["seeds"])
+    rows = [(task, row) for task, row in report["summary"].items() if "multitask_dev_last" in row or "single_dev_last" in row]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "At the last evaluation of every run: the table above keeps, for the multi-task model, the one checkpoint with",
+        "the best mean dev score over its tasks and, for each single-task model, its own best, which favours the",
+        "single-task models; here no checkpoint is chosen on dev.",
+        "",
+        "| task | multi-task dev, last | single-task dev, last | Δ dev, last |",
+        "| --- | --- | --- | --- |",
+    ]
+    for task, row in rows:
+        diff = row.get("difference_dev_last")
+        cells = [task, *(_cell(row.get(key), row.get(f"{key}_seeds", seeds)) for key in ("multitask_dev_last", "single_dev_last")),
+                 f"{100 * diff:+.2f}" if diff is not None else "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def examples_seen(history_steps: list[int], draws: list[str], task: str, batch_size: int, per_step: int = 1) -> list[int]:

@@ -149,6 +149,26 @@ def test_seeds_run_apart_merge_into_one_table_and_foreign_records_are_refused(ti
             merge_reports(run, [Path(f) for f in bad], out_dir=tmp_path / "bad", command="c")
 
 
+def test_the_report_also_compares_every_runs_last_evaluation_where_no_checkpoint_was_chosen_on_dev(tiny_run, tmp_path):
+    """A baseline keeps its own best checkpoint and the multi-task model one for all its tasks; the last evaluation
+    compares the two without that advantage."""
+    run = validate_run(tiny_run())
+    sizes = {"demo_ner": 10, "demo_relation": 10, "demo_sentiment": 10}
+    env = {"device": "CPU (test)", "torch_threads": 2, "torch": "x", "python": "3"}
+
+    def record(kept: float, last: float) -> dict:
+        return {**_record(kept), "history": [{"step": 2, "dev": _record(kept)["dev"]}, {"step": 4, "dev": _record(last)["dev"]}]}
+
+    results = {"multitask": {1: record(0.80, 0.75), 2: record(0.82, 0.79)}, "single-demo_ner": {1: record(0.90, 0.80), 2: record(0.88, 0.78)}}
+    write_report(run, results, seeds=[1, 2], sizes=sizes, out_dir=tmp_path, command="c", test=False, env=env)
+    row = json.loads((tmp_path / "results.json").read_text())["summary"]["demo_ner"]
+    assert row["multitask_dev_last"][0] == pytest.approx(0.77) and row["single_dev_last"][0] == pytest.approx(0.79)
+    assert row["difference_dev"] == pytest.approx(-0.08) and row["difference_dev_last"] == pytest.approx(-0.02)
+    table = (tmp_path / "results.md").read_text()
+    assert "| demo_ner | 77.00 ± 2.83 | 79.00 ± 1.41 | -2.00 |" in table
+    assert "| demo_relation | 77.00 ± 2.83 | – | – |" in table  # no baseline was trained for it
+
+
 def test_another_runs_record_lends_the_baselines_this_run_would_train_exactly_so(tiny_run, tmp_path):
     """Two runs that differ in one task's config give the other tasks the same baselines: a merge takes those from
     the other run's record, never its multi-task run or the changed task's baseline."""
@@ -182,3 +202,38 @@ def test_the_readme_summary_record_is_what_the_shipped_four_task_yaml_trains():
     assert same_run(record["run"], validate_run(REPO / "task_configs" / "runs" / "all_benchmarks.yaml", check_files=False))
     mean, _ = record["summary"]["semeval2010_task8"]["multitask_dev"]
     assert f"{100 * mean:.2f} ±" in summary.split("\n\n")[1]  # the table quotes this record's SemEval mean
+
+
+LAYER_DECAY = ["train.layer_lr_decay=null"]
+SEMEVAL_TOKENS = LAYER_DECAY + ["task.semeval2010_task8.entity_markers=null"]
+NARROW_SEMEVAL = SEMEVAL_TOKENS + ["sharing.task_adapters={}"]
+TAGGER = NARROW_SEMEVAL + ["task.conll04.entity_spans=null", "task.conll04.entity_negative_weight=null",
+                           "task.conll04.decoding=viterbi", "task.semeval2010_task8.label_smoothing=0.0",
+                           "train.max_steps=6000", "sampling.sizes={sst2_glue: 6920}"]
+BEFORE_CONLL04_RECIPE = TAGGER + ["task.conll04.relation_features=null", "task.conll04.label_smoothing=0.0",
+                                  "task.conll04.case_features=null", "task.conll04.decoding=argmax"]  # argmax wins
+
+HARD_SHARING = ["sharing.type=hard", "sharing.train_encoder=false", "train.adapter_learning_rate=null"]
+
+
+@pytest.mark.parametrize("record, overrides", [
+    ("cpu-2core-all-benchmarks-layer-decay", []),
+    ("cpu-2core-all-benchmarks-semeval-punct", LAYER_DECAY),
+    ("cpu-2core-all-benchmarks-semeval-wide", SEMEVAL_TOKENS),
+    ("cpu-2core-all-benchmarks-recipe", TAGGER),
+    ("cpu-2core-all-benchmarks-lora", BEFORE_CONLL04_RECIPE),
+    ("cpu-2core-all-benchmarks-casing", BEFORE_CONLL04_RECIPE + HARD_SHARING),
+])
+def test_the_four_task_yamls_comment_names_the_overrides_that_repeat_each_earlier_record(record, overrides):
+    """all_benchmarks.yaml's comment tells a reader how to repeat each earlier record; every override it must name is
+    in it, and together they make the shipped YAML train exactly what that record trained."""
+    from conftest import REPO
+    from mtl_nlp.bench.harness import same_run
+
+    yaml_path = REPO / "task_configs" / "runs" / "all_benchmarks.yaml"
+    comment = "\n".join(line for line in yaml_path.read_text().splitlines() if line.startswith("#"))
+    assert f"{record}/" in comment
+    for override in overrides:
+        assert override in comment, override
+    recorded = json.loads((REPO / "benchmarks" / record / "results.json").read_text())["run"]
+    assert same_run(recorded, validate_run(yaml_path, overrides, check_files=False))
