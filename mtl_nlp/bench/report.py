@@ -17,6 +17,10 @@ def _count(n: int | None) -> str:
     return "–" if n is None else f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}K"
 
 
+def _difference(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:+.2f}"
+
+
 def _number(x: float | None) -> str:
     return "–" if x is None else f"{x:.0f}"
 
@@ -47,10 +51,9 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
         "|" + " --- |" * (head.count("|") - 1),
     ]
     for task, row in report["summary"].items():
-        diff = row.get("difference_dev")
         cells = [
             task, metrics[task], *(_cell(row.get(key), row.get(f"{key}_seeds", seeds)) for key in ("multitask_dev", "single_dev")),
-            f"{100 * diff:+.2f}" if diff is not None else "–",
+            _difference(row.get("difference_dev")),
         ]
         if has_test:
             cells += [_cell(row.get(key), row.get(f"{key}_seeds", seeds)) for key in ("multitask_test", "single_test")]
@@ -82,9 +85,8 @@ def last_evaluation_table(report: dict) -> list[str]:
         "| --- | --- | --- | --- |",
     ]
     for task, row in rows:
-        diff = row.get("difference_dev_last")
         cells = [task, *(_cell(row.get(key), row.get(f"{key}_seeds", seeds)) for key in ("multitask_dev_last", "single_dev_last")),
-                 f"{100 * diff:+.2f}" if diff is not None else "–"]
+                 _difference(row.get("difference_dev_last"))]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
