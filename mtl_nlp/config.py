@@ -376,6 +376,13 @@ class TrainConfig:
     # Layer-wise learning-rate decay: the encoder's top layer at learning_rate, each layer below at this times the one
     # above, the embeddings lowest (e.g. 0.9); null: one rate for the whole encoder.
     layer_lr_decay: float | None = None
+    # A task's own decay in the steps that train it, e.g. {sst2_glue: null}: sentiment moves the lower layers at the
+    # full rate while the others keep layer_lr_decay. Needs one task per optimiser step.
+    task_layer_lr_decay: dict[str, float | None] = field(default_factory=dict)
+
+    def decay_for(self, task: str) -> float | None:
+        """The layer-wise decay of ``task``'s steps: its own where ``task_layer_lr_decay`` names it, else the run's."""
+        return self.task_layer_lr_decay[task] if task in self.task_layer_lr_decay else self.layer_lr_decay
 
     def __post_init__(self) -> None:
         if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
@@ -409,6 +416,12 @@ class TrainConfig:
         if self.layer_lr_decay is not None and (isinstance(self.layer_lr_decay, bool) or not isinstance(self.layer_lr_decay, (int, float))
                                                 or not 0 < self.layer_lr_decay <= 1):
             out.append(("layer_lr_decay", f"must be a number in (0, 1] such as 0.9 (or null for none), got {self.layer_lr_decay!r}"))
+        if not isinstance(self.task_layer_lr_decay, dict):
+            out.append(("task_layer_lr_decay", f"must map task names to a decay, e.g. {{sst2: null}}, got {self.task_layer_lr_decay!r}"))
+        else:
+            for name, value in self.task_layer_lr_decay.items():
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
+                    out.append((f"task_layer_lr_decay.{name}", f"must be a number in (0, 1] such as 0.9 (or null for none), got {value!r}"))
         if not _positive_int(self.length_window):
             out.append(("length_window", f"must be a whole number of batches >= 1, got {self.length_window!r}"))
         for key in ("compile", "group_by_length", "pack_sequences"):
@@ -659,6 +672,12 @@ def _cross_problems(run: RunConfig, lines: dict[str, int]) -> list[Problem]:
     named = [("sampling.weights", run.sampling.weights), ("sampling.sizes", run.sampling.sizes), ("weighting.weights", run.weighting.weights)]
     named += [(f"sampling.milestones.{step}", weights) for step, weights in run.sampling.milestones.items() if isinstance(weights, dict)]
     named += [(f"sharing.{key}", getattr(run.sharing, key)) for key in ("task_layers", "task_adapters") if isinstance(getattr(run.sharing, key), dict)]
+    if isinstance(run.train.task_layer_lr_decay, dict):
+        named.append(("train.task_layer_lr_decay", run.train.task_layer_lr_decay))
+        if run.train.task_layer_lr_decay and (run.sampling.type == "every_task" or run.train.gradient_accumulation_steps > 1):
+            out.append(Problem(run.path, lines.get("train.task_layer_lr_decay"), "train.task_layer_lr_decay",
+                               "a task's own decay needs one task per optimiser step: drop it, or use neither "
+                               "sampling.type: every_task nor gradient_accumulation_steps > 1"))
     for key, mapping in named:
         for name in mapping:
             if name not in names:

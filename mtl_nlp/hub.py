@@ -100,6 +100,8 @@ def _training_table(run: dict, metrics: dict) -> dict[str, str]:
         "steps x batch size": f"{train['max_steps']} x {train['batch_size']}",
         "learning rate (encoder / heads)": f"{train['learning_rate']} / {train['head_learning_rate'] or train['learning_rate']}",
         **({"layer-wise learning-rate decay": str(train["layer_lr_decay"])} if train.get("layer_lr_decay") else {}),
+        **({"a task's own layer-wise decay": ", ".join(f"{n} {d or 'none'}" for n, d in train["task_layer_lr_decay"].items())}
+           if train.get("task_layer_lr_decay") else {}),
         "warm-up ratio, weight decay": f"{train['warmup_ratio']}, {train['weight_decay']}",
         "mixed precision": train["mixed_precision"],
         "seed": train["seed"],

@@ -58,7 +58,7 @@ def meta_train(run: RunConfig) -> Path:
         task = next(sampler)  # one task for the whole inner loop
         start = {n: p.detach().clone() for n, p in model.encoder.named_parameters()}
         optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
-                                   fused=t.optimizer == "adamw_fused", layer_lr_decay=t.layer_lr_decay)
+                                   fused=t.optimizer == "adamw_fused", layer_lr_decay=t.decay_for(task))
         for _ in range(run.meta.inner_steps):
             batch = next(batches[task])
             batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

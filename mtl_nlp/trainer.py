@@ -34,7 +34,7 @@ from mtl_nlp.evaluation import evaluate_tasks, mean_primary
 from mtl_nlp.gradients import TaskGradients, probe_cosines
 from mtl_nlp.hub import CURVES, EXAMPLES, draw_curves, write_model_card
 from mtl_nlp.launch import cpu_processes
-from mtl_nlp.layer_decay import layer_index, layer_scale
+from mtl_nlp.layer_decay import layer_depth, layer_index, layer_scale, set_task_rates
 from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.packing import check_packing
@@ -85,12 +85,13 @@ def prepare_data(
 
 def make_optimizer(
     model: MultiTaskModel, learning_rate: float, head_learning_rate: float, weight_decay: float, adapter_learning_rate: float | None = None,
-    fused: bool = False, layer_lr_decay: float | None = None,
+    fused: bool = False, layer_lr_decay: float | None = None, layer_depths: bool = False,
 ):
     """AdamW without weight decay on biases and norms; heads, and the sharing strategy's task parameters (adapters,
     task copies, gates), may learn faster than the pretrained encoder, whose lower layers may learn slower
-    (``layer_lr_decay``, mtl_nlp.layer_decay). ``fused`` updates every parameter of a group in one kernel (CPU and
-    GPU); it needs floating-point parameters on one kind of device, as here."""
+    (``layer_lr_decay``, mtl_nlp.layer_decay). ``layer_depths`` gives each encoder layer its own group that records
+    its ``layer_depth``, so each task's step can use its own decay (``set_task_rates``). ``fused`` updates every
+    parameter of a group in one kernel (CPU and GPU); it needs floating-point parameters on one kind of device."""
     named = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
     layers = 1 + max((layer_index(name) for name, _ in named if name.startswith("encoder.")), default=-1)
     trains_encoder = any(name.startswith("encoder.") for name, _ in named)
@@ -99,16 +100,19 @@ def make_optimizer(
         logging.getLogger(__name__).warning(
             "train.layer_lr_decay: no encoder parameter is named like a numbered layer (`.layer.N.` or `.layers.N.`), "
             "so the whole encoder trains at one rate; remove the setting for this encoder")
-    groups: dict[tuple[float, float], list] = defaultdict(list)
+    groups: dict[tuple[float, float, int], list] = defaultdict(list)
     for name, param in named:
-        lr = learning_rate * layer_scale(name, layers, layer_lr_decay)
+        lr, depth = learning_rate * layer_scale(name, layers, layer_lr_decay), layer_depth(name, layers) if layer_depths else 0
         if name.startswith("heads."):
-            lr = head_learning_rate
+            lr, depth = head_learning_rate, 0
         elif adapter_learning_rate and (name.startswith("sharing.") or ".lora_" in name):
-            lr = adapter_learning_rate
+            lr, depth = adapter_learning_rate, 0
+        elif not name.startswith("encoder."):
+            depth = 0
         decay = 0.0 if param.ndim < 2 else weight_decay
-        groups[(lr, decay)].append(param)
-    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d} for (lr, d), p in groups.items()], fused=fused or None)
+        groups[(lr, decay, depth)].append(param)
+    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d, **({"layer_depth": k} if layer_depths else {})}
+                              for (lr, d, k), p in groups.items()], fused=fused or None)
 
 
 def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator, output_dir: Path) -> None:
@@ -269,10 +273,13 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     if t.compile:  # in place, so parameter names (checkpoints, saved weights) stay those of the plain encoder
         model.encoder.compile(dynamic=True)
     optimizer = make_optimizer(model, t.learning_rate, t.head_learning_rate or t.learning_rate, t.weight_decay,
-                               t.adapter_learning_rate, fused=t.optimizer == "adamw_fused", layer_lr_decay=t.layer_lr_decay)
+                               t.adapter_learning_rate, fused=t.optimizer == "adamw_fused", layer_lr_decay=t.layer_lr_decay,
+                               layer_depths=bool(t.task_layer_lr_decay))
     if t.layer_lr_decay is not None:
         logger.info(f"layer-wise learning-rate decay {t.layer_lr_decay}: the encoder's top layer trains at {t.learning_rate}, "
                     "each layer below at that times the one above, the embeddings lowest")
+    if t.task_layer_lr_decay:
+        logger.info("each task's own layer-wise decay in its steps: " + ", ".join(f"{n} {d or 'none'}" for n, d in t.task_layer_lr_decay.items()))
     if list(weighting.parameters()):
         optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process
@@ -338,6 +345,8 @@ def fit(
                 if accelerator.sync_gradients:
                     _combine(gradients, weighting, accelerator, log)
                     accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                if t.task_layer_lr_decay:  # one task a step (checked on load); the schedule resets the rates after
+                    set_task_rates(optimizer.param_groups, t.layer_lr_decay, t.decay_for(task))
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
@@ -535,6 +544,7 @@ def _plain_run(run: RunConfig) -> dict:
 def _flat_hparams(run: RunConfig) -> dict:
     """TensorBoard's hparams accept scalars and strings only."""
     flat = {"encoder": run.encoder, "tasks": ",".join(t.name for t in run.tasks), "sampling": run.sampling.type}
-    flat.update({f"train.{k}": v for k, v in dataclasses.asdict(run.train).items() if v is not None})
+    flat.update({f"train.{k}": v if not isinstance(v, dict) else json.dumps(v)
+                 for k, v in dataclasses.asdict(run.train).items() if v is not None})
     flat["sampling.temperature"] = run.sampling.temperature
     return flat

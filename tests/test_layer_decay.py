@@ -1,13 +1,16 @@
 import json
 import logging
+import re
 
 import pytest
+import torch
+from transformers import get_linear_schedule_with_warmup
 
 import mtl_nlp.trainer
 from mtl_nlp.config import TaskConfig
 from mtl_nlp.encoders import load_encoder
 from mtl_nlp.errors import ConfigError
-from mtl_nlp.layer_decay import layer_index, layer_scale
+from mtl_nlp.layer_decay import layer_depth, layer_index, layer_scale, set_task_rates
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.trainer import make_optimizer, train
 from mtl_nlp.validation import validate_run
@@ -69,3 +72,63 @@ def test_an_encoder_without_numbered_layers_is_named_in_a_warning(tiny_encoder_d
     with caplog.at_level(logging.WARNING):
         make_optimizer(model, 1e-4, 1e-3, 0.01, layer_lr_decay=0.5)
     assert "numbered layer" not in caplog.text
+
+
+def test_a_step_moves_each_layer_at_the_stepping_tasks_decay_and_the_schedule_resets_it():
+    """The run's decay 0.5 in the groups; a task without a decay (null) steps every layer at the full rate."""
+    params = [torch.nn.Parameter(torch.zeros(2)) for _ in range(3)]
+    optimizer = torch.optim.AdamW([{"params": [p], "lr": 1e-4 * 0.5 ** d, "layer_depth": d} for p, d in zip(params, (0, 1, 3))]
+                                  + [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 1e-3}])  # a head: no depth
+    schedule = get_linear_schedule_with_warmup(optimizer, 0, 10)
+    planned = [g["lr"] for g in optimizer.param_groups]
+    set_task_rates(optimizer.param_groups, 0.5, None)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-4, 1e-4, 1e-3])
+    set_task_rates(optimizer.param_groups, 0.5, 0.5)  # the run's own decay: untouched
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-4, 1e-4, 1e-3])
+    optimizer.step()
+    schedule.step()
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([lr * 0.9 for lr in planned])
+    set_task_rates(optimizer.param_groups, 0.5, 0.25)  # a task that decays faster than the run
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.9 * 1e-4 * 0.25 ** d for d in (0, 1, 3)] + [0.9e-3])
+
+
+def test_the_optimizer_records_each_encoder_groups_depth_for_the_tasks_own_decay(tiny_encoder_dir):
+    encoder, _ = load_encoder(str(tiny_encoder_dir))  # two layers
+    task = TaskConfig(name="s", type="sequence_classification", labels=["a", "b"], metric="accuracy", files={"train": "x"})
+    model = MultiTaskModel.from_encoder(encoder, [task])
+    optimizer = make_optimizer(model, 1e-4, 1e-3, 0.01, layer_depths=True)
+    depth = {id(p): g["layer_depth"] for g in optimizer.param_groups for p in g["params"]}
+    for name, param in model.named_parameters():
+        assert depth[id(param)] == (0 if name.startswith("heads.") else layer_depth(name, 2)), name
+    assert {g["lr"] for g in optimizer.param_groups} == {1e-4, 1e-3}  # without a run decay, one encoder rate
+    assert {depth[id(p)] for p in model.encoder.parameters()} == {0, 1, 2}
+    assert all("layer_depth" not in g for g in make_optimizer(model, 1e-4, 1e-3, 0.01).param_groups)
+
+
+def test_a_run_steps_each_task_at_its_own_decay_and_records_it(tiny_run, caplog, monkeypatch):
+    calls, real = [], mtl_nlp.trainer.set_task_rates
+    monkeypatch.setattr(mtl_nlp.trainer, "set_task_rates", lambda groups, base, task: calls.append((base, task)) or real(groups, base, task))
+    with caplog.at_level(logging.INFO):
+        out = train(validate_run(tiny_run(train={"max_steps": 3, "eval_every": 3, "layer_lr_decay": 0.8,
+                                                 "task_layer_lr_decay": {"demo_sentiment": None, "demo_relation": 0.5}})))
+    assert calls == [(0.8, 0.8), (0.8, 0.5), (0.8, None)]  # round robin: ner (the run's), relation, sentiment
+    assert "each task's own layer-wise decay in its steps: demo_sentiment none, demo_relation 0.5" in caplog.text
+    assert json.loads((out / "metrics.json").read_text())["run"]["train"]["task_layer_lr_decay"] == {"demo_sentiment": None, "demo_relation": 0.5}
+    assert "a task's own layer-wise decay | demo_sentiment none, demo_relation 0.5" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"demo_ner": 1.5}, "task_layer_lr_decay.demo_ner: must be a number in"),
+    ({"demo_nre": 0.9}, "task_layer_lr_decay.demo_nre: not a task of this run; did you mean 'demo_ner'"),
+    ([0.9], "task_layer_lr_decay: must map task names to a decay"),
+])
+def test_a_tasks_own_decay_must_be_a_fraction_for_a_task_of_the_run(tiny_run, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_run(tiny_run(train={"task_layer_lr_decay": value}))
+
+
+def test_a_tasks_own_decay_needs_one_task_a_step(tiny_run):
+    with pytest.raises(ConfigError, match="needs one task per optimiser step"):
+        validate_run(tiny_run(sampling={"type": "every_task"}, train={"task_layer_lr_decay": {"demo_ner": 0.9}}))
+    with pytest.raises(ConfigError, match="needs one task per optimiser step"):
+        validate_run(tiny_run(train={"gradient_accumulation_steps": 2, "task_layer_lr_decay": {"demo_ner": 0.9}}))

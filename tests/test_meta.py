@@ -99,6 +99,13 @@ def test_meta_training_uses_the_optimizer_the_run_names(tiny_encoder_dir, demo_d
         })
         meta_train(validate_run(run))
         assert made.pop() == (fused, layer_decay)
+    run = write_yaml(tmp_path / "own.yaml", {  # the inner loop trains one task: at that task's own decay
+        "encoder": str(tiny_encoder_dir), "tasks": [str(REPO / "task_configs" / "demo_ner.yaml")], "data_dir": str(demo_dir),
+        "output_dir": str(tmp_path / "own"), "meta": {"inner_steps": 1},
+        "train": {"max_steps": 1, "batch_size": 4, "layer_lr_decay": 0.7, "task_layer_lr_decay": {"demo_ner": 0.5}},
+    })
+    meta_train(validate_run(run))
+    assert made.pop() == (True, 0.5)
 
 
 def test_meta_training_draws_the_dropout_masks_the_run_names(tiny_encoder_dir, demo_dir, tmp_path, monkeypatch):

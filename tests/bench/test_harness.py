@@ -75,6 +75,18 @@ def test_a_baseline_is_the_plain_fine_tune_whatever_the_sharing_and_weighting(ti
                for _, _, job in second[1:])
 
 
+def test_a_baseline_trains_at_its_tasks_own_layer_decay(tiny_run, tmp_path):
+    """A task's own decay is how its steps train: its baseline uses it, the others the run's, so a baseline trained
+    without the per-task setting (and its decay) is the same job and can be lent."""
+    sizes = {"demo_ner": 100, "demo_relation": 50, "demo_sentiment": 25}
+    own = validate_run(tiny_run(train={"max_steps": 40, "layer_lr_decay": 0.9, "task_layer_lr_decay": {"demo_sentiment": None}}))
+    jobs = {name: job for name, _, job in plan(own, sizes, [5], tmp_path)}
+    assert [jobs[f"single-{t}"].train.layer_lr_decay for t in sizes] == [0.9, 0.9, None]
+    assert not any(job.train.task_layer_lr_decay for name, job in jobs.items() if name != "multitask")
+    plain = {name: job for name, _, job in plan(validate_run(tiny_run(train={"max_steps": 40})), sizes, [5], tmp_path)}
+    assert jobs["single-demo_sentiment"] == plain["single-demo_sentiment"]
+
+
 def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp_path, capsys):
     run = tiny_run(train={"max_steps": 6, "eval_every": 3}, gradient={"cosine_every": 3})
     out = tmp_path / "bench"
