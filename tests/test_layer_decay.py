@@ -107,11 +107,22 @@ def test_the_optimizer_records_each_encoder_groups_depth_for_the_tasks_own_decay
 
 def test_a_run_steps_each_task_at_its_own_decay_and_records_it(tiny_run, caplog, monkeypatch):
     calls, real = [], mtl_nlp.trainer.set_task_rates
-    monkeypatch.setattr(mtl_nlp.trainer, "set_task_rates", lambda groups, base, task: calls.append((base, task)) or real(groups, base, task))
+
+    def recording(groups, base, task):  # the step's task, and the embeddings' rate (lowest layer) the step then uses
+        real(groups, base, task)
+        deepest = max(g.get("layer_depth", 0) for g in groups)
+        calls.append((base, task, deepest, min(g["lr"] for g in groups if g.get("layer_depth", 0) == deepest)))
+
+    monkeypatch.setattr(mtl_nlp.trainer, "set_task_rates", recording)
     with caplog.at_level(logging.INFO):
         out = train(validate_run(tiny_run(train={"max_steps": 3, "eval_every": 3, "layer_lr_decay": 0.8,
                                                  "task_layer_lr_decay": {"demo_sentiment": None, "demo_relation": 0.5}})))
-    assert calls == [(0.8, 0.8), (0.8, 0.5), (0.8, None)]  # round robin: ner (the run's), relation, sentiment
+    assert [call[:2] for call in calls] == [(0.8, 0.8), (0.8, 0.5), (0.8, None)]  # round robin: ner (the run's), relation, sentiment
+    depth = calls[0][2]  # the tiny encoder's embeddings sit two layers below its top
+    assert depth == 2
+    ner, relation, sentiment = (rate for *_, rate in calls)  # the schedule's rate for the step (linear, no warm-up:
+    assert relation / ner == pytest.approx(2 / 3 * (0.5 / 0.8) ** depth)  # 3/3, 2/3, 1/3), times the task's decay
+    assert sentiment / ner == pytest.approx(1 / 3 * (1 / 0.8) ** depth)
     assert "each task's own layer-wise decay in its steps: demo_sentiment none, demo_relation 0.5" in caplog.text
     assert json.loads((out / "metrics.json").read_text())["run"]["train"]["task_layer_lr_decay"] == {"demo_sentiment": None, "demo_relation": 0.5}
     assert "a task's own layer-wise decay | demo_sentiment none, demo_relation 0.5" in (out / "README.md").read_text()
