@@ -64,6 +64,7 @@ def markdown_report(report: dict, metrics: dict[str, str]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += last_evaluation_table(report)
+    lines += evaluations_table(report)
     lines += ["", f"Command: `{report['command']}`", ""]
     return "\n".join(lines)
 
@@ -89,6 +90,27 @@ def last_evaluation_table(report: dict) -> list[str]:
                  _difference(row.get("difference_dev_last"))]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def evaluations_table(report: dict) -> list[str]:
+    """Each run's dev figure at every evaluation, task by task, so a curve reads without the figure and a kept step
+    can be checked against the ones around it (empty for records without learning curves)."""
+    rows = []
+    for task in report["summary"]:
+        for name, kind in (("multitask", "multi-task"), (f"single-{task}", "single-task")):
+            for seed, record in report["runs"].get(name, {}).items():
+                history = [h for h in record.get("history") or [] if task in h["dev"]]
+                if history:
+                    rows.append(f"| {task} | {kind} | {seed} | {_curve(history, task, record.get('best_step'))} |")
+    if not rows:
+        return []
+    return ["", "Dev at each evaluation (step: figure; the kept checkpoint in bold):", "",
+            "| task | model | seed | dev at each evaluation |", "| --- | --- | --- | --- |", *rows]
+
+
+def _curve(history: list[dict], task: str, kept: int | None) -> str:
+    cells = [f"{h['step']}: {100 * h['dev'][task]['primary']:.2f}" for h in history]
+    return ", ".join(f"**{cell}**" if h["step"] == kept else cell for h, cell in zip(history, cells))
 
 
 def examples_seen(history_steps: list[int], draws: list[str], task: str, batch_size: int, per_step: int = 1) -> list[int]:
