@@ -379,6 +379,14 @@ class TrainConfig:
     # A task's own decay in the steps that train it, e.g. {sst2_glue: null}: sentiment moves the lower layers at the
     # full rate while the others keep layer_lr_decay. Needs one task per optimiser step.
     task_layer_lr_decay: dict[str, float | None] = field(default_factory=dict)
+    # The share of max_steps over which the shared encoder trains: its learning rate warms up and decays to zero by
+    # then, while the task parts (heads, adapters) keep their schedule to max_steps. Below 1 the last steps fit each
+    # task's own parts to an encoder the other tasks no longer move (e.g. 0.87: the last 13% of the steps).
+    encoder_until: float = 1.0
+
+    def encoder_steps(self) -> int:
+        """The step at which the shared encoder's learning rate reaches zero."""
+        return max(1, round(self.encoder_until * self.max_steps))
 
     def decay_for(self, task: str) -> float | None:
         """The layer-wise decay of ``task``'s steps: its own where ``task_layer_lr_decay`` names it, else the run's."""
@@ -422,6 +430,12 @@ class TrainConfig:
             for name, value in self.task_layer_lr_decay.items():
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
                     out.append((f"task_layer_lr_decay.{name}", f"must be a number in (0, 1] such as 0.9 (or null for none), got {value!r}"))
+        if isinstance(self.encoder_until, bool) or not isinstance(self.encoder_until, (int, float)) or not 0 < self.encoder_until <= 1:
+            out.append(("encoder_until", f"must be a share of max_steps in (0, 1] such as 0.87 (1: to the end), got {self.encoder_until!r}"))
+        elif self.encoder_until < 1 and isinstance(self.max_steps, int) and isinstance(self.warmup_ratio, (int, float)) \
+                and self.encoder_steps() <= int(self.warmup_ratio * self.max_steps):
+            out.append(("encoder_until", f"the encoder would stop at step {self.encoder_steps()}, within the "
+                                         f"{int(self.warmup_ratio * self.max_steps)} warm-up steps; raise it or lower warmup_ratio"))
         if not _positive_int(self.length_window):
             out.append(("length_window", f"must be a whole number of batches >= 1, got {self.length_window!r}"))
         for key in ("compile", "group_by_length", "pack_sequences"):

@@ -102,6 +102,8 @@ def _training_table(run: dict, metrics: dict) -> dict[str, str]:
         **({"layer-wise learning-rate decay": str(train["layer_lr_decay"])} if train.get("layer_lr_decay") else {}),
         **({"a task's own layer-wise decay": ", ".join(f"{n} {d or 'none'}" for n, d in train["task_layer_lr_decay"].items())}
            if train.get("task_layer_lr_decay") else {}),
+        **({"the encoder trains until": f"{train['encoder_until']} of the steps; heads and adapters to the end"}
+           if train.get("encoder_until", 1.0) < 1 else {}),
         "warm-up ratio, weight decay": f"{train['warmup_ratio']}, {train['weight_decay']}",
         "mixed precision": train["mixed_precision"],
         "seed": train["seed"],

@@ -19,7 +19,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers import PreTrainedTokenizerBase
 
 from mtl_nlp import averaging
 from mtl_nlp.allocator import allocator_in_use, allocator_note
@@ -39,6 +39,7 @@ from mtl_nlp.memory import PeakMemory
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.packing import check_packing
 from mtl_nlp.sampling import Interleaver, TaskSampler, draws_per_step, sampler_for
+from mtl_nlp.schedule import drop_encoder_gradients, make_scheduler
 from mtl_nlp.tasks import Task, build_task
 from mtl_nlp.text import example_texts
 from mtl_nlp.weighting import build_weighting
@@ -90,8 +91,10 @@ def make_optimizer(
     """AdamW without weight decay on biases and norms; heads, and the sharing strategy's task parameters (adapters,
     task copies, gates), may learn faster than the pretrained encoder, whose lower layers may learn slower
     (``layer_lr_decay``, mtl_nlp.layer_decay). ``layer_depths`` gives each encoder layer its own group that records
-    its ``layer_depth``, so each task's step can use its own decay (``set_task_rates``). ``fused`` updates every
-    parameter of a group in one kernel (CPU and GPU); it needs floating-point parameters on one kind of device."""
+    its ``layer_depth``, so each task's step can use its own decay (``set_task_rates``). Each group records whether
+    it holds the shared encoder's own weights (``shared``), which ``train.encoder_until`` stops before the task
+    parts. ``fused`` updates every parameter of a group in one kernel (CPU and GPU); it needs floating-point
+    parameters on one kind of device."""
     named = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
     layers = 1 + max((layer_index(name) for name, _ in named if name.startswith("encoder.")), default=-1)
     trains_encoder = any(name.startswith("encoder.") for name, _ in named)
@@ -100,7 +103,7 @@ def make_optimizer(
         logging.getLogger(__name__).warning(
             "train.layer_lr_decay: no encoder parameter is named like a numbered layer (`.layer.N.` or `.layers.N.`), "
             "so the whole encoder trains at one rate; remove the setting for this encoder")
-    groups: dict[tuple[float, float, int], list] = defaultdict(list)
+    groups: dict[tuple[float, float, int, bool], list] = defaultdict(list)
     for name, param in named:
         lr, depth = learning_rate * layer_scale(name, layers, layer_lr_decay), layer_depth(name, layers) if layer_depths else 0
         if name.startswith("heads."):
@@ -110,9 +113,9 @@ def make_optimizer(
         elif not name.startswith("encoder."):
             depth = 0
         decay = 0.0 if param.ndim < 2 else weight_decay
-        groups[(lr, decay, depth)].append(param)
-    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d, **({"layer_depth": k} if layer_depths else {})}
-                              for (lr, d, k), p in groups.items()], fused=fused or None)
+        groups[(lr, decay, depth, name.startswith("encoder.") and ".lora_" not in name)].append(param)
+    return torch.optim.AdamW([{"params": p, "lr": lr, "weight_decay": d, "shared": shared, **({"layer_depth": k} if layer_depths else {})}
+                              for (lr, d, k, shared), p in groups.items()], fused=fused or None)
 
 
 def save_model(model, tokenizer: PreTrainedTokenizerBase, accelerator: Accelerator, output_dir: Path) -> None:
@@ -266,7 +269,7 @@ def _packing(run: RunConfig, model, tasks: dict[str, Task], data: dict[str, Task
 
 def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData],
              weighting: nn.Module):
-    """Optimizer, linear warm-up/decay schedule and loaders, all passed through ``accelerator.prepare``. Learned loss
+    """Optimizer, linear warm-up/decay schedule (the encoder's may end first) and loaders, all passed through ``accelerator.prepare``. Learned loss
     weights train at the heads' learning rate, without weight decay."""
     t = run.train
     pack = _packing(run, model, tasks, data, tokenizer)
@@ -283,7 +286,10 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     if list(weighting.parameters()):
         optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n)
+    scheduler = make_scheduler(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n, t.encoder_steps() * n)
+    if t.encoder_steps() < t.max_steps:
+        logger.info(f"the shared encoder trains for the first {t.encoder_steps()} steps (train.encoder_until "
+                    f"{t.encoder_until}); heads and adapters train on to step {t.max_steps}")
     train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer, pack)
     names, dev_names = list(train_loaders), list(dev_loaders)
     prepared = accelerator.prepare(model, optimizer, scheduler, *train_loaders.values(), *dev_loaders.values())
@@ -344,6 +350,8 @@ def fit(
                     gradients.collect(task)
                 if accelerator.sync_gradients:
                     _combine(gradients, weighting, accelerator, log)
+                    if log.step >= t.encoder_steps():  # the encoder's rate is zero from here on
+                        drop_encoder_gradients(optimizer)
                     accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
                 if t.task_layer_lr_decay:  # one task a step (checked on load); the schedule resets the rates after
                     set_task_rates(optimizer.param_groups, t.layer_lr_decay, t.decay_for(task))
