@@ -67,7 +67,8 @@ def plan(run: RunConfig, sizes: dict[str, int], seeds: list[int], out_dir: Path,
             single_run.sharing = SharingConfig()
             single_run.weighting = WeightingConfig()  # nor how the tasks' losses are weighted against each other
             single_run.train.adapter_learning_rate = None
-            single_run.train.layer_lr_decay = run.train.decay_for(name)  # the task's own, as in its multi-task steps
+            decay = run.train.decay_for(name)  # the task's own, as in its multi-task steps; 1 is none: the same job
+            single_run.train.layer_lr_decay = None if decay == 1 else decay
             single_run.train.task_layer_lr_decay = {}
             single_run.train.max_steps = steps
             single_run.train.eval_every = max(1, math.ceil(steps / evals))

@@ -86,6 +86,8 @@ def test_a_baseline_trains_at_its_tasks_own_layer_decay(tiny_run, tmp_path):
     assert not any(job.train.task_layer_lr_decay for name, job in jobs.items() if name != "multitask")
     plain = {name: job for name, _, job in plan(validate_run(tiny_run(train={"max_steps": 40})), sizes, [5], tmp_path)}
     assert jobs["single-demo_sentiment"] == plain["single-demo_sentiment"]
+    one = validate_run(tiny_run(train={"max_steps": 40, "layer_lr_decay": 0.9, "task_layer_lr_decay": {"demo_sentiment": 1.0}}))
+    assert {name: job for name, _, job in plan(one, sizes, [5], tmp_path)}["single-demo_sentiment"] == plain["single-demo_sentiment"]
 
 
 def test_benchmark_writes_results_table_and_curves_and_reuses_runs(tiny_run, tmp_path, capsys):
