@@ -269,8 +269,8 @@ def _packing(run: RunConfig, model, tasks: dict[str, Task], data: dict[str, Task
 
 def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: dict[str, Task], data: dict[str, TaskData],
              weighting: nn.Module):
-    """Optimizer, linear warm-up/decay schedule (the encoder's may end first) and loaders, all passed through ``accelerator.prepare``. Learned loss
-    weights train at the heads' learning rate, without weight decay."""
+    """Optimizer, linear warm-up/decay schedule (the encoder's may end first) and loaders, all passed through
+    ``accelerator.prepare``. Learned loss weights train at the heads' learning rate, without weight decay."""
     t = run.train
     pack = _packing(run, model, tasks, data, tokenizer)
     if t.compile:  # in place, so parameter names (checkpoints, saved weights) stay those of the plain encoder
