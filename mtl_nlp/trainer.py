@@ -286,9 +286,10 @@ def _prepare(run: RunConfig, accelerator: Accelerator, model, tokenizer, tasks: 
     if list(weighting.parameters()):
         optimizer.add_param_group({"params": list(weighting.parameters()), "lr": t.head_learning_rate or t.learning_rate, "weight_decay": 0.0})
     n = accelerator.num_processes  # the prepared scheduler steps once per process
-    scheduler = make_scheduler(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n, t.encoder_steps() * n)
-    if t.encoder_steps() < t.max_steps:
-        logger.info(f"the shared encoder trains for the first {t.encoder_steps()} steps (train.encoder_until "
+    encoder_steps = t.encoder_steps()
+    scheduler = make_scheduler(optimizer, int(t.warmup_ratio * t.max_steps) * n, t.max_steps * n, encoder_steps * n)
+    if encoder_steps < t.max_steps:
+        logger.info(f"the shared encoder trains for the first {encoder_steps} steps (train.encoder_until "
                     f"{t.encoder_until}); heads and adapters train on to step {t.max_steps}")
     train_loaders, dev_loaders = _loaders(run, tasks, data, tokenizer, pack)
     names, dev_names = list(train_loaders), list(dev_loaders)
@@ -336,6 +337,7 @@ def fit(
     model.train()
     remaining = (t.max_steps - log.step) * t.gradient_accumulation_steps * sampler.per_step
     health = LossHealth(root)
+    encoder_steps = t.encoder_steps()
     with StopRequests() as stop:
         for task, batch in itertools.islice(batches, remaining):
             with accelerator.accumulate(model), torch.profiler.record_function(STEP):
@@ -350,7 +352,7 @@ def fit(
                     gradients.collect(task)
                 if accelerator.sync_gradients:
                     _combine(gradients, weighting, accelerator, log)
-                    if log.step >= t.encoder_steps():  # the encoder's rate is zero from here on
+                    if log.step >= encoder_steps:  # the encoder's rate is zero from here on
                         drop_encoder_gradients(optimizer)
                     accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
                 if t.task_layer_lr_decay:  # one task a step (checked on load); the schedule resets the rates after

@@ -6,7 +6,7 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 import mtl_nlp.trainer
-from mtl_nlp.config import TaskConfig
+from mtl_nlp.config import SharingConfig, TaskConfig
 from mtl_nlp.encoders import load_encoder
 from mtl_nlp.errors import ConfigError
 from mtl_nlp.modeling import MultiTaskModel
@@ -39,13 +39,18 @@ def test_the_encoder_groups_reach_zero_at_their_own_end_and_the_task_parts_at_th
     assert task == pytest.approx([0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8])
 
 
-def test_the_optimizer_marks_the_encoders_own_weights_as_shared(tiny_encoder_dir):
+@pytest.mark.parametrize("sharing", [SharingConfig(), SharingConfig(type="lora", train_encoder=True, r=2)])
+def test_the_optimizer_marks_the_encoders_own_weights_as_shared_and_not_the_adapters_inside_it(tiny_encoder_dir, sharing):
     encoder, _ = load_encoder(str(tiny_encoder_dir))
     task = TaskConfig(name="s", type="sequence_classification", labels=["a", "b"], metric="accuracy", files={"train": "x"})
-    model = MultiTaskModel.from_encoder(encoder, [task])
+    model = MultiTaskModel.from_encoder(encoder, [task], sharing)
+    # one rate for encoder and adapters: only the mark tells them apart
     shared = {id(p): g["shared"] for g in make_optimizer(model, 1e-4, 1e-4, 0.01).param_groups for p in g["params"]}
+    names = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert any(".lora_" in n for n in names) == (sharing.type == "lora")
     for name, param in model.named_parameters():
-        assert shared[id(param)] == name.startswith("encoder."), name
+        if param.requires_grad:
+            assert shared[id(param)] == (name.startswith("encoder.") and ".lora_" not in name), name
 
 
 def test_dropping_the_encoder_gradients_leaves_the_task_parts():
