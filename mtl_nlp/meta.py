@@ -37,12 +37,37 @@ def reptile_update(start: dict[str, torch.Tensor], adapted: dict[str, torch.Tens
     return {name: value + step_size * (adapted[name] - value) for name, value in start.items()}
 
 
+# What the Reptile loop does not apply: it trains one hard-shared encoder, unweighted, in full precision, with an
+# inner optimizer restarted every outer step at a constant rate; the outer step size anneals instead of a schedule.
+NOT_APPLIED = {
+    "sharing": None,  # every key
+    "weighting": None,
+    "gradient": None,
+    "train": ("warmup_ratio", "encoder_until", "ema_decay", "adapter_learning_rate", "gradient_accumulation_steps",
+              "max_grad_norm", "mixed_precision", "checkpoint_every", "compile"),
+}
+
+
+def settings_not_applied(run: RunConfig) -> list[str]:
+    """``section.key`` of every setting the run changes from its default that meta-train does not apply, so the log
+    says so instead of the run silently training something else than its YAML describes."""
+    out = []
+    for section, keys in NOT_APPLIED.items():
+        value, default = getattr(run, section), type(getattr(run, section))()
+        names = keys or [f.name for f in dataclasses.fields(value)]
+        out += [f"{section}.{name}" for name in names if getattr(value, name) != getattr(default, name)]
+    return out
+
+
 def meta_train(run: RunConfig) -> Path:
     """Reptile over the run's tasks for ``train.max_steps`` outer steps; saves the model folder in output_dir."""
     from mtl_nlp.trainer import _loaders, _packing, make_optimizer, prepare_data, read_data, save_model
 
     accelerator, output_dir = Accelerator(), Path(run.output_dir)
     set_seed(run.train.seed)
+    if ignored := settings_not_applied(run):
+        logger.warning(f"{run.path}: meta-train does not apply {', '.join(ignored)} (Reptile trains one hard-shared "
+                       "encoder at a constant inner rate; meta.step_size anneals instead); remove them or use mtl-nlp train")
     tasks = {t.name: build_task(t) for t in run.tasks}
     raw = read_data(run, tasks)
     encoder, tokenizer = load_encoder(run.encoder, run.trust_remote_code, run.attention)

@@ -141,3 +141,15 @@ def test_a_killed_run_with_a_moving_average_resumes_it_exactly(reference):
     live = load_file(run.parent / "out" / "checkpoints" / "step-8" / "model.safetensors")
     assert not all(live[k].equal(got[k]) for k in got)  # what was kept is the average, not the last weights
     assert _record(run.parent / "out")[1] == _record(uninterrupted.parent / "out")[1]
+
+
+def test_a_run_killed_after_its_encoder_stopped_resumes_exactly(reference):
+    """train.encoder_until: the resumed run keeps the encoder stopped and the heads on their own schedule."""
+    make, _ = reference
+    run, uninterrupted = make("encoder-until"), make("encoder-until-reference")
+    option = "train.encoder_until=0.5"  # the encoder stops at step 4 of 8; the kill comes at step 6
+    assert _train(uninterrupted, option).returncode == 0
+    assert _train(run, option, fault="step:6").returncode == -signal.SIGKILL
+    assert _train(run, option, "resume_from=latest").returncode == 0
+    (weights, records), (got, got_records) = _record(uninterrupted.parent / "out"), _record(run.parent / "out")
+    assert all(got[k].equal(weights[k]) for k in weights) and got_records == records

@@ -5,8 +5,9 @@ import torch
 
 from conftest import REPO
 from mtl_nlp.cli import main
+from mtl_nlp.config import RunConfig, SharingConfig, TrainConfig
 from mtl_nlp.encoders import load_encoder
-from mtl_nlp.meta import meta_train, reptile_update
+from mtl_nlp.meta import meta_train, reptile_update, settings_not_applied
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.validation import validate_run
 
@@ -122,3 +123,23 @@ def test_meta_training_draws_the_dropout_masks_the_run_names(tiny_encoder_dir, d
         })
         meta_train(validate_run(run))
         assert kinds.pop() == masks
+
+
+def test_settings_meta_training_does_not_apply_are_named():
+    assert settings_not_applied(RunConfig(tasks=[])) == []
+    run = RunConfig(tasks=[], sharing=SharingConfig(type="lora", r=4),
+                    train=TrainConfig(encoder_until=0.5, warmup_ratio=0.1, layer_lr_decay=0.9, learning_rate=1e-3))
+    assert settings_not_applied(run) == ["sharing.type", "sharing.r", "train.encoder_until"]  # the others apply
+
+
+def test_meta_training_says_which_settings_of_the_run_it_does_not_apply(tiny_encoder_dir, demo_dir, tmp_path, caplog):
+    from conftest import write_yaml
+
+    run = write_yaml(tmp_path / "run.yaml", {
+        "encoder": str(tiny_encoder_dir), "tasks": [str(REPO / "task_configs" / "demo_ner.yaml")], "data_dir": str(demo_dir),
+        "output_dir": str(tmp_path / "out"), "meta": {"inner_steps": 1}, "sharing": {"type": "lora", "train_encoder": True},
+        "train": {"max_steps": 2, "batch_size": 4, "warmup_ratio": 0.0, "encoder_until": 0.5},
+    })
+    with caplog.at_level("WARNING"):
+        meta_train(validate_run(run))
+    assert f"{run}: meta-train does not apply sharing.type, sharing.train_encoder, train.warmup_ratio, train.encoder_until" in caplog.text
