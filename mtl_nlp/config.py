@@ -171,9 +171,9 @@ class SharingConfig:
     layers: list[int] | None = None
     penalty_weight: float = 0.0
     task_layers: dict[str, int] = field(default_factory=dict)  # hierarchical: task -> encoder layer it reads (1-based)
-    layer_mix: bool = False  # attention: each task also learns a softmax mix over all layers' outputs
+    layer_mix: bool = False  # attention, lora: each task reads a learned softmax mix of all layers' outputs
     # lora: a task's own adapter settings, for a task that wants a narrower or wider adapter than the others', e.g.
-    # {sst2_glue: {r: 8, lora_alpha: 16, target_modules: [query, value]}} (keys: ADAPTER_KEYS)
+    # {sst2_glue: {r: 8, lora_alpha: 16, target_modules: [query, value], layer_mix: true}} (keys: ADAPTER_KEYS)
     task_adapters: dict[str, dict] = field(default_factory=dict)
 
     def adapter(self, task: str) -> SharingConfig:
@@ -200,6 +200,10 @@ class SharingConfig:
             out.append(("penalty_weight", f"must be a number >= 0, got {self.penalty_weight!r}"))
         if not isinstance(self.task_layers, dict) or not all(_positive_int(x) for x in self.task_layers.values()):
             out.append(("task_layers", f"must map task names to 1-based layer numbers, got {self.task_layers!r}"))
+        if not isinstance(self.layer_mix, bool):
+            out.append(("layer_mix", f"must be true or false, got {self.layer_mix!r}"))
+        elif self.layer_mix and self.type not in ("attention", "lora"):
+            out.append(("layer_mix", f"a mix of the layers' outputs is for sharing.type attention or lora, not {self.type!r}"))
         if self.type == "hierarchical" and not self.task_layers:
             out.append(("task_layers", "hierarchical sharing needs the layer each task reads, e.g. {conll2003: 3}"))
         return out + self._task_adapter_problems()
@@ -227,7 +231,7 @@ def _positive_int(value: object) -> bool:
 
 
 # What a task may change in its own LoRA adapter (sharing.task_adapters).
-ADAPTER_KEYS = ("r", "lora_alpha", "lora_dropout", "target_modules")
+ADAPTER_KEYS = ("r", "lora_alpha", "lora_dropout", "target_modules", "layer_mix")
 
 SAMPLING_TYPES = ("proportional", "temperature", "uniform", "round_robin", "fixed", "annealed", "schedule", "every_task")
 

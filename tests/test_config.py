@@ -128,15 +128,19 @@ def test_a_tasks_own_adapter_settings_are_checked_with_their_lines(tmp_path):
             "    snet: {r: 4}\n")
     path = _run(tmp_path, text)
     message = _messages(path)
-    assert f"{path}:5 sharing.task_adapters.sent.rank: unknown key; allowed: r, lora_alpha, lora_dropout, target_modules" in message
+    assert f"{path}:5 sharing.task_adapters.sent.rank: unknown key; allowed: r, lora_alpha, lora_dropout, target_modules, layer_mix" in message
     assert f"{path}:5 sharing.task_adapters.sent.r: must be an integer >= 1, got 0" in message
     assert f"{path}:6 sharing.task_adapters.snet: not a task of this run; did you mean 'sent'?" in message
     message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: lora, task_adapters: {sent: {}}}\n"))
-    assert "sharing.task_adapters.sent: must map some of r, lora_alpha, lora_dropout, target_modules to values" in message
+    assert "sharing.task_adapters.sent: must map some of r, lora_alpha, lora_dropout, target_modules, layer_mix to values" in message
     message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: soft, task_adapters: {sent: {r: 2}}}\n"))
     assert "sharing.task_adapters.sent: per-task adapters are for sharing.type: lora" in message
     run, problems = load_run(_run(tmp_path, "tasks: [sent]\nsharing: {type: lora, r: 16, task_adapters: {sent: {r: 4}}}\n"))
     assert problems == [] and run.sharing.adapter("sent").r == 4 and run.sharing.adapter("other").r == 16
+    message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: lora, task_adapters: {sent: {layer_mix: 1}}}\n"))
+    assert "sharing.task_adapters.sent.layer_mix: must be true or false, got 1" in message
+    message = _messages(_run(tmp_path, "tasks: [sent]\nsharing: {type: hard, layer_mix: true}\n"))
+    assert "sharing.layer_mix: a mix of the layers' outputs is for sharing.type attention or lora, not 'hard'" in message
 
 
 def test_every_shipped_variant_validates_against_its_run():

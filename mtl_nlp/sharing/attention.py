@@ -11,7 +11,7 @@ from torch import nn
 
 from mtl_nlp.config import SharingConfig
 from mtl_nlp.sharing.deltas import LowRankDelta, TaskDeltas, run_with
-from mtl_nlp.sharing.layers import chosen_parameters, layer_stack
+from mtl_nlp.sharing.layers import chosen_parameters, layer_stack, scalar_mix
 
 
 class AttentionSharing(nn.Module):
@@ -42,8 +42,7 @@ class AttentionSharing(nn.Module):
         out = run_with(encoder, weights, inputs, output_hidden_states=self.layer_mix)
         if not self.layer_mix:
             return out.last_hidden_state
-        mix = torch.softmax(self.mix_logits[k], dim=0)
-        return self.mix_scale[k] * torch.einsum("l,lbth->bth", mix.to(out.hidden_states[0].dtype), torch.stack(out.hidden_states))
+        return scalar_mix(out.hidden_states, self.mix_logits[k], self.mix_scale[k])
 
     def freeze(self, encoder: nn.Module) -> None:
         return None

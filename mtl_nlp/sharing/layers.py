@@ -1,7 +1,9 @@
-"""Helpers the strategies share: finding an encoder's stack of layers and the parameters of chosen layers."""
+"""Helpers the strategies share: finding an encoder's stack of layers, the parameters of chosen layers, and a learned
+mix of the layers' outputs."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from mtl_nlp.errors import ConfigError
@@ -48,3 +50,10 @@ def chosen_parameters(encoder: nn.Module, layers: list[int] | None, target_modul
 def key(name: str) -> str:
     """A parameter name as a ModuleDict key (dots are not allowed there)."""
     return name.replace(".", "__")
+
+
+def scalar_mix(hidden_states: tuple[torch.Tensor, ...], logits: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """ELMo's scalar mix: ``scale`` times the softmax(``logits``)-weighted sum of every layer's output (the
+    embeddings' included), so a task can read lower layers that the other tasks' training moves less."""
+    mix = torch.softmax(logits, dim=0).to(hidden_states[0].dtype)
+    return scale * torch.einsum("l,lbth->bth", mix, torch.stack(hidden_states))

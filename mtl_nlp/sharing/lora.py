@@ -6,6 +6,8 @@ Adapters are injected into the encoder in place with PEFT's functional API, so t
 and ``save_adapters`` also writes each in PEFT's own format (``adapters/<task>/``) for ``PeftModel.from_pretrained``
 on the plain encoder (the LoRA weights only: marker tokens a task added live in the model's own embeddings).
 One task per batch: PEFT cannot train a batch that mixes adapters, and the task sampler never makes one.
+A task with ``layer_mix`` (for all tasks, or its own in ``task_adapters``) reads a learned mix of every layer's output
+instead of the last one, so it need not read only the top layer the other tasks' training moves most.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import nn
 
 from mtl_nlp.config import SharingConfig
 from mtl_nlp.errors import ConfigError
+from mtl_nlp.sharing.layers import layer_stack, scalar_mix
 
 SHARED_ADAPTER = "all_tasks"
 PEFT_PREFIX = "base_model.model."  # how PeftModel names the wrapped model's weights in adapter_model.safetensors
@@ -56,6 +59,11 @@ class LoraSharing(nn.Module):
                 key = f"sharing.task_adapters.{name}" if name in settings.task_adapters else "sharing"
                 _inject(encoder, name, settings.adapter(name), key)
         self.train_encoder = settings.train_encoder
+        mixed = [t for t in tasks if settings.adapter(t).layer_mix]
+        outputs = len(layer_stack(encoder)[1]) + 1 if mixed else 0  # the embeddings' output and every layer's
+        # One weight per output, uniform at first, and a scale: 1-D, so they get no weight decay
+        self.mix_logits = nn.ParameterDict({t: nn.Parameter(torch.zeros(outputs)) for t in mixed})
+        self.mix_scale = nn.ParameterDict({t: nn.Parameter(torch.ones(1)) for t in mixed})
         self.freeze(encoder)
 
     def freeze(self, encoder: nn.Module) -> None:
@@ -72,7 +80,10 @@ class LoraSharing(nn.Module):
         from peft.functional import set_adapter
 
         set_adapter(encoder, self.active[task])
-        return encoder(**inputs).last_hidden_state
+        if task not in self.mix_logits:
+            return encoder(**inputs).last_hidden_state
+        out = encoder(**inputs, output_hidden_states=True)
+        return scalar_mix(out.hidden_states, self.mix_logits[task], self.mix_scale[task])
 
     def encode_tasks(self, encoder: nn.Module, tasks: list[str], inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each task sees its own weights, so each needs its own pass."""
@@ -81,8 +92,10 @@ class LoraSharing(nn.Module):
     def penalty(self) -> torch.Tensor | None:
         return None
 
+    @torch.no_grad()
     def report(self) -> dict[str, float]:
-        return {}
+        return {f"sharing/layer_mix/{t}/layer{n}": float(w)
+                for t, logits in self.mix_logits.items() for n, w in enumerate(torch.softmax(logits, dim=0))}
 
     def save_adapters(self, encoder: nn.Module, folder: str) -> None:
         from peft.functional import get_peft_model_state_dict

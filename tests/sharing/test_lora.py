@@ -12,7 +12,7 @@ from mtl_nlp.errors import ConfigError
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sharing.lora import SHARED_ADAPTER, LoraSharing
 from mtl_nlp.tasks import build_task
-from mtl_nlp.trainer import fit, prepare_data, read_data
+from mtl_nlp.trainer import fit, prepare_data, read_data, train
 from mtl_nlp.validation import validate_run
 from sharing.helpers import batches, perturb, tiny_model
 
@@ -97,3 +97,37 @@ def test_the_shared_adapter_sits_under_every_task(tiny_encoder_dir):
                 param.add_(0.5)
     for task in ("ner", "sent"):
         assert not torch.allclose(model.encode(task, **batch), before[task])
+
+
+def test_a_task_with_layer_mix_reads_a_learned_mix_of_the_layers_under_its_own_adapter(tiny_encoder_dir):
+    model, tokenizer = tiny_model(tiny_encoder_dir, type="lora", r=4, train_encoder=True, task_adapters={"sent": {"layer_mix": True}})
+    perturb(model)
+    model.eval()
+    sharing, batch = model.sharing, batches(tokenizer)["sent"]
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    assert set(sharing.mix_logits) == {"sent"}  # ner keeps the top layer and gets no mix
+    with torch.no_grad():
+        sharing.mix_logits["sent"].fill_(-50.0)
+        sharing.mix_logits["sent"][2] = 50.0  # all weight on layer 2's output
+        sharing.mix_scale["sent"].fill_(1.5)
+    model.encode("ner", **batch)  # switches ner's adapter on: sent's encode must switch its own back
+    states = model.encode("sent", **batch)
+    full = model.encoder(**inputs, output_hidden_states=True)  # sent's adapter is the active one now
+    torch.testing.assert_close(states, 1.5 * full.hidden_states[2], rtol=0, atol=1e-5)
+    assert not torch.allclose(states, model.encode("ner", **batch))
+    with torch.no_grad():
+        sharing.mix_logits["sent"].zero_()
+        sharing.mix_scale["sent"].fill_(1.0)
+    uniform = model.encode("sent", **batch)
+    full = model.encoder(**inputs, output_hidden_states=True)
+    torch.testing.assert_close(uniform, torch.stack(full.hidden_states).mean(0), rtol=0, atol=1e-5)
+
+
+def test_the_layer_mix_trains_at_the_adapter_rate_and_is_reported(tiny_run):
+    run = validate_run(tiny_run(sharing={"type": "lora", "r": 4, "train_encoder": True,
+                                         "task_adapters": {"demo_sentiment": {"layer_mix": True}}},
+                                train={"learning_rate": 1e-4, "adapter_learning_rate": 1e-2}))
+    out = train(run)
+    mix = {k: v for k, v in json.loads((out / "metrics.json").read_text())["sharing"].items() if k.startswith("sharing/layer_mix/")}
+    assert set(mix) == {f"sharing/layer_mix/demo_sentiment/layer{n}" for n in range(3)}  # embeddings and 2 layers
+    assert sum(mix.values()) == pytest.approx(1.0) and any(abs(v - 1 / 3) > 1e-4 for v in mix.values())

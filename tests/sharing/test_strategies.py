@@ -14,7 +14,7 @@ from sharing.helpers import batches, perturb, tiny_model
 STRATEGIES = {
     "hard": {"type": "hard"},
     "lora": {"type": "lora", "r": 4, "shared_adapter": True},
-    "lora_per_task": {"type": "lora", "r": 4, "task_adapters": {"sent": {"r": 2, "target_modules": ["query"]}}},
+    "lora_per_task": {"type": "lora", "r": 4, "task_adapters": {"sent": {"r": 2, "target_modules": ["query"], "layer_mix": True}}},
     "soft": {"type": "soft", "penalty_weight": 0.1},
     "soft_full": {"type": "soft", "copy": "full", "penalty_weight": 0.1, "layers": [2]},
     "hierarchical": {"type": "hierarchical", "task_layers": {"ner": 1}},
