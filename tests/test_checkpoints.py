@@ -129,10 +129,11 @@ def test_a_killed_length_grouped_run_resumes_exactly_too(reference):
 
 
 def test_a_killed_run_with_a_moving_average_resumes_it_exactly(reference):
-    """The average lives beside the model in each checkpoint: the kept (averaged) weights match an uninterrupted run."""
+    """The average lives beside the model in each checkpoint: the kept (averaged) weights match an uninterrupted run.
+    The encoder stops at step 4 (train.encoder_until) and the kill comes at 7: the resumed run keeps it stopped."""
     make, _ = reference
     run, uninterrupted = make("averaged"), make("averaged-reference")
-    options = ("train.ema_decay=0.6", "train.warmup_ratio=0.25")
+    options = ("train.ema_decay=0.6", "train.warmup_ratio=0.25", "train.encoder_until=0.5")
     assert _train(uninterrupted, *options).returncode == 0
     assert _train(run, *options, fault="step:7").returncode == -signal.SIGKILL
     assert _train(run, *options, "resume_from=latest").returncode == 0
@@ -142,14 +143,3 @@ def test_a_killed_run_with_a_moving_average_resumes_it_exactly(reference):
     assert not all(live[k].equal(got[k]) for k in got)  # what was kept is the average, not the last weights
     assert _record(run.parent / "out")[1] == _record(uninterrupted.parent / "out")[1]
 
-
-def test_a_run_killed_after_its_encoder_stopped_resumes_exactly(reference):
-    """train.encoder_until: the resumed run keeps the encoder stopped and the heads on their own schedule."""
-    make, _ = reference
-    run, uninterrupted = make("encoder-until"), make("encoder-until-reference")
-    option = "train.encoder_until=0.5"  # the encoder stops at step 4 of 8; the kill comes at step 6
-    assert _train(uninterrupted, option).returncode == 0
-    assert _train(run, option, fault="step:6").returncode == -signal.SIGKILL
-    assert _train(run, option, "resume_from=latest").returncode == 0
-    (weights, records), (got, got_records) = _record(uninterrupted.parent / "out"), _record(run.parent / "out")
-    assert all(got[k].equal(weights[k]) for k in weights) and got_records == records
