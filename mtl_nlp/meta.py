@@ -56,7 +56,7 @@ def settings_not_applied(run: RunConfig) -> list[str]:
         value, default = getattr(run, section), type(getattr(run, section))()
         names = keys or [f.name for f in dataclasses.fields(value)]
         out += [f"{section}.{name}" for name in names if getattr(value, name) != getattr(default, name)]
-    return out
+    return out + (["resume_from"] if run.resume_from else [])  # it starts from the encoder every time
 
 
 def meta_train(run: RunConfig) -> Path:

@@ -131,6 +131,7 @@ def test_settings_meta_training_does_not_apply_are_named():
                     train=TrainConfig(encoder_until=0.5, warmup_ratio=0.1, layer_lr_decay=0.9, learning_rate=1e-3))
     # warmup_ratio is at its default; the layer decay and the rate are applied
     assert settings_not_applied(run) == ["sharing.type", "sharing.r", "train.encoder_until"]
+    assert settings_not_applied(RunConfig(tasks=[], resume_from="latest")) == ["resume_from"]
 
 
 def test_meta_training_says_which_settings_of_the_run_it_does_not_apply(tiny_encoder_dir, demo_dir, tmp_path, caplog):

@@ -21,7 +21,7 @@ from torch import nn
 
 from mtl_nlp.config import SharingConfig
 from mtl_nlp.errors import ConfigError
-from mtl_nlp.sharing.layers import layer_stack, scalar_mix
+from mtl_nlp.sharing.layers import scalar_mix
 
 SHARED_ADAPTER = "all_tasks"
 PEFT_PREFIX = "base_model.model."  # how PeftModel names the wrapped model's weights in adapter_model.safetensors
@@ -60,7 +60,7 @@ class LoraSharing(nn.Module):
                 _inject(encoder, name, settings.adapter(name), key)
         self.train_encoder = settings.train_encoder
         mixed = [t for t in tasks if settings.adapter(t).layer_mix]
-        outputs = len(layer_stack(encoder)[1]) + 1 if mixed else 0  # the embeddings' output and every layer's
+        outputs = encoder.config.num_hidden_layers + 1  # hidden_states: the embeddings' output and every layer's
         # One weight per output, uniform at first, and a scale: 1-D, so they get no weight decay
         self.mix_logits = nn.ParameterDict({t: nn.Parameter(torch.zeros(outputs)) for t in mixed})
         self.mix_scale = nn.ParameterDict({t: nn.Parameter(torch.ones(1)) for t in mixed})

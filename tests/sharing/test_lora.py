@@ -12,7 +12,7 @@ from mtl_nlp.errors import ConfigError
 from mtl_nlp.modeling import MultiTaskModel
 from mtl_nlp.sharing.lora import SHARED_ADAPTER, LoraSharing
 from mtl_nlp.tasks import build_task
-from mtl_nlp.trainer import fit, prepare_data, read_data, train
+from mtl_nlp.trainer import fit, make_optimizer, prepare_data, read_data, train
 from mtl_nlp.validation import validate_run
 from sharing.helpers import batches, perturb, tiny_model
 
@@ -121,9 +121,14 @@ def test_a_task_with_layer_mix_reads_a_learned_mix_of_the_layers_under_its_own_a
     uniform = model.encode("sent", **batch)
     full = model.encoder(**inputs, output_hidden_states=True)
     torch.testing.assert_close(uniform, torch.stack(full.hidden_states).mean(0), rtol=0, atol=1e-5)
+    # the mix is one of the task's own parameters: the adapters' rate, no weight decay, not stopped with the encoder
+    groups = make_optimizer(model, 1e-4, 1e-3, 0.01, adapter_learning_rate=5e-3).param_groups
+    for param in (sharing.mix_logits["sent"], sharing.mix_scale["sent"]):
+        group = next(g for g in groups if any(p is param for p in g["params"]))
+        assert (group["lr"], group["weight_decay"], group["shared"]) == (5e-3, 0.0, False)
 
 
-def test_the_layer_mix_trains_at_the_adapter_rate_and_is_reported(tiny_run):
+def test_the_layer_mix_trains_and_is_reported(tiny_run):
     run = validate_run(tiny_run(sharing={"type": "lora", "r": 4, "train_encoder": True,
                                          "task_adapters": {"demo_sentiment": {"layer_mix": True}}},
                                 train={"learning_rate": 1e-4, "adapter_learning_rate": 1e-2}))
